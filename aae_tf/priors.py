@@ -1,0 +1,198 @@
+"""Priors p(z) imposed on the codes, as TensorFlow Probability distributions.
+
+Every prior is a ``Prior``: the whole distribution, plus, for the mixtures,
+its components so that a sample can be drawn from the component that belongs
+to a given label (paper Section 2.3, Fig. 3 and 4).
+"""
+
+import dataclasses
+import math
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+tfb = tfp.bijectors
+
+DIST_TYPES = ("gaussian", "gmm", "swiss_roll")
+
+
+@dataclasses.dataclass(frozen=True)
+class Prior:
+    """A prior over codes of ``ncode`` dimensions.
+
+    Attributes:
+      name: one of DIST_TYPES.
+      distribution: the whole prior, event shape ``[ncode]``.
+      components: for mixtures, a distribution with batch shape
+        ``[n_components]`` and event shape ``[ncode]``; None for the Gaussian.
+    """
+
+    name: str
+    distribution: tfd.Distribution
+    components: Optional[tfd.Distribution] = None
+
+    @property
+    def ncode(self):
+        return int(self.distribution.event_shape[-1])
+
+    @property
+    def n_components(self):
+        return 0 if self.components is None else int(self.components.batch_shape[-1])
+
+    def sample(self, n, seed):
+        """Draws ``[n, ncode]`` codes from the whole prior; ``seed`` is a stateless seed ``[2]``."""
+        return self.distribution.sample(n, seed=seed)
+
+    def sample_for_labels(self, labels, seed):
+        """Draws one code per label from that label's own component.
+
+        Args:
+          labels: int ``[batch]``, each in ``[0, n_components)``.
+          seed: stateless seed ``[2]``.
+
+        Returns:
+          float32 ``[batch, ncode]``.
+        """
+        if self.components is None:
+            raise ValueError(f"the {self.name} prior has no per-label components")
+        per_component = self.components.sample(tf.shape(labels)[0], seed=seed)  # [batch, K, ncode]
+        return tf.gather(per_component, tf.cast(labels, tf.int32), axis=1, batch_dims=1)
+
+
+def gaussian(ncode):
+    """N(0, I) over ``ncode`` dimensions (paper Fig. 2)."""
+    return Prior("gaussian", tfd.MultivariateNormalDiag(loc=tf.zeros(ncode), scale_diag=tf.ones(ncode)))
+
+
+def gmm(ncode=2, n_components=10, radius=1.4, radial_std=0.5, tangential_std=0.1):
+    """A mixture of Gaussians on a circle, as the reference repository uses (paper Fig. 2, 4).
+
+    In two dimensions, component k is centered at angle 2*pi*k/n_components
+    on a circle of ``radius``, with standard deviation ``radial_std`` along
+    the radius and ``tangential_std`` across it; the components are equally
+    likely.
+
+    Above two dimensions (``ncode`` must then be even), each consecutive pair
+    of dimensions is an independent copy of that two-dimensional ring, all
+    pairs sharing the same component: component k is the product of
+    ``ncode / 2`` copies of the 2-D component k, so the mixture still has
+    ``n_components`` modes and still says which label a code belongs to.
+
+    Args:
+      ncode: code dimension, 2 or an even number above.
+      n_components: number of mixture components (one per class).
+
+    Returns:
+      A Prior with components.
+    """
+    if ncode < 2 or ncode % 2:
+        raise ValueError(f"the gmm prior needs an even --ncode of at least 2, got {ncode}")
+    angles = 2.0 * np.pi * np.arange(n_components) / n_components
+    cos, sin = np.cos(angles), np.sin(angles)
+    rotation = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)  # [K, 2, 2]
+    scale_2d = rotation @ np.diag([radial_std, tangential_std])  # columns: radial, tangential axes
+    cov_2d = scale_2d @ np.transpose(scale_2d, (0, 2, 1))
+    tril_2d = np.linalg.cholesky(cov_2d)
+    pairs = ncode // 2
+    tril = np.zeros((n_components, ncode, ncode))
+    for p in range(pairs):
+        tril[:, 2 * p:2 * p + 2, 2 * p:2 * p + 2] = tril_2d
+    loc = np.tile(radius * np.stack([cos, sin], -1), (1, pairs))  # [K, ncode]
+    components = tfd.MultivariateNormalTriL(loc=tf.constant(loc, tf.float32),
+                                            scale_tril=tf.constant(tril, tf.float32))
+    mixture = tfd.MixtureSameFamily(tfd.Categorical(logits=tf.zeros(n_components)), components)
+    return Prior("gmm", mixture, components)
+
+
+def gmm_component_axes(n_components=10, radius=1.4):
+    """Centers and unit radial / tangential directions of the 2-D gmm components.
+
+    Returns:
+      (centers ``[K, 2]``, radial ``[K, 2]``, tangential ``[K, 2]``) as numpy arrays.
+    """
+    angles = 2.0 * np.pi * np.arange(n_components) / n_components
+    radial = np.stack([np.cos(angles), np.sin(angles)], -1)
+    tangential = np.stack([-np.sin(angles), np.cos(angles)], -1)
+    return radius * radial, radial, tangential
+
+
+class SwissRollCurve(tfb.Bijector):
+    """Maps a position u in [0, 1] (event ``[1]``) onto the swiss roll (event ``[2]``).
+
+    The point is r * (cos a, sin a) with r = 3 sqrt(u) and a = 4 pi sqrt(u),
+    the reference repository's roll. The roll is a curve, so the map has no
+    Jacobian determinant: the prior can be sampled but has no density.
+    """
+
+    def __init__(self, name="swiss_roll_curve"):
+        super().__init__(forward_min_event_ndims=1, inverse_min_event_ndims=1, name=name,
+                         parameters=dict(locals()))
+
+    def _forward(self, u):
+        root = tf.sqrt(u)
+        r, a = 3.0 * root, 4.0 * math.pi * root
+        return tf.concat([r * tf.cos(a), r * tf.sin(a)], axis=-1)
+
+    def _inverse(self, z):
+        return tf.reduce_sum(tf.square(z), axis=-1, keepdims=True) / 9.0
+
+    def _forward_event_shape(self, input_shape):
+        return input_shape[:-1].concatenate([2])
+
+    def _forward_event_shape_tensor(self, input_shape):
+        return tf.concat([input_shape[:-1], [2]], 0)
+
+    def _inverse_event_shape(self, output_shape):
+        return output_shape[:-1].concatenate([1])
+
+    def _inverse_event_shape_tensor(self, output_shape):
+        return tf.concat([output_shape[:-1], [1]], 0)
+
+
+def swiss_roll_position(n_components=10, fractions=None):
+    """Points along the roll's main axis: u in [0, 1] mapped onto the roll.
+
+    Args:
+      fractions: positions u, float ``[m]``; defaults to 10 steps inside each component.
+
+    Returns:
+      float32 ``[m, 2]``.
+    """
+    if fractions is None:
+        fractions = (np.arange(n_components * 10) + 0.5) / (n_components * 10)
+    return SwissRollCurve().forward(tf.constant(np.asarray(fractions)[:, None], tf.float32))
+
+
+def swiss_roll(ncode=2, n_components=10):
+    """The swiss roll of the reference repository (paper Fig. 4c, d).
+
+    Component k is the stretch of the roll with u in [k/K, (k+1)/K], u
+    uniform; the mixture is uniform over the whole roll.
+    """
+    if ncode != 2:
+        raise ValueError(f"the swiss_roll prior is two-dimensional: use --ncode 2, not {ncode}")
+    k = np.arange(n_components, dtype=np.float32)[:, None]
+    positions = tfd.Independent(tfd.Uniform(low=k / n_components, high=(k + 1) / n_components),
+                                reinterpreted_batch_ndims=1)  # batch [K], event [1]
+    components = tfd.TransformedDistribution(positions, SwissRollCurve())
+    mixture = tfd.MixtureSameFamily(tfd.Categorical(logits=tf.zeros(n_components)), components)
+    return Prior("swiss_roll", mixture, components)
+
+
+def categorical(n_classes):
+    """The one-hot categorical prior Cat(y) imposed on the label code (paper Fig. 8)."""
+    return tfd.OneHotCategorical(logits=tf.zeros(n_classes), dtype=tf.float32)
+
+
+def make_prior(dist_type, ncode, n_components=10):
+    """Builds the prior named by ``--dist_type``."""
+    if dist_type == "gaussian":
+        return gaussian(ncode)
+    if dist_type == "gmm":
+        return gmm(ncode, n_components)
+    if dist_type == "swiss_roll":
+        return swiss_roll(ncode, n_components)
+    raise ValueError(f"unknown prior {dist_type!r}; choose one of {', '.join(DIST_TYPES)}")

@@ -1,0 +1,382 @@
+"""Each experiment of the paper as a configuration of the one training engine.
+
+``build_setup`` turns an ExperimentConfig into a Setup: the networks, the
+priors, the ordered training phases (each a loss over named networks with its
+own Adam optimizer), the per-epoch training batches, and the evaluation. The
+engine in ``train.py`` runs any Setup; nothing here loops over data.
+"""
+
+import dataclasses
+from typing import Callable, Dict, List, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from aae_tf import data as data_lib
+from aae_tf import evaluation
+from aae_tf import losses
+from aae_tf import models
+from aae_tf import priors
+
+NUM_CLASSES = data_lib.NUM_CLASSES
+
+
+@dataclasses.dataclass
+class Phase:
+    """One phase of a training step.
+
+    Attributes:
+      name: used in logs (``reconstruction``, ``discriminator``, ...).
+      networks: names of the networks whose trainable variables this phase updates.
+      loss_fn: ``(batch, seed) -> (weighted loss, {name: unweighted scalar})``;
+        ``seed`` is a stateless seed ``[2]``.
+      optimizer: this phase's own optimizer.
+    """
+
+    name: str
+    networks: tuple
+    loss_fn: Callable
+    optimizer: keras.optimizers.Optimizer
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """The splits of MNIST a run uses.
+
+    Attributes:
+      train_images: float32 ``[n_train, 28, 28, 1]`` in [-1, 1].
+      train_labels: int64 ``[n_train]``.
+      labeled: bool ``[n_train]``, True where a training image keeps its label.
+      validation, test: (uint8 images ``[n, 28, 28]``, int64 labels ``[n]``).
+    """
+
+    train_images: tf.Tensor
+    train_labels: tf.Tensor
+    labeled: np.ndarray
+    validation: tuple
+    test: tuple
+
+    @property
+    def n_train(self):
+        return int(self.train_images.shape[0])
+
+    @property
+    def n_labeled(self):
+        return int(self.labeled.sum())
+
+
+def prepare_data(mnist, config):
+    """Splits MNIST for ``config``: validation held out, labeled subset chosen (balanced, seeded)."""
+    tr_x, tr_y, va_x, va_y = data_lib.split_validation(mnist, config.validation_size)
+    labeled = np.ones(len(tr_y), dtype=bool)
+    if 0 <= config.nlabel < len(tr_y):
+        labeled[:] = False
+        labeled[data_lib.balanced_labeled_subset(tr_y, config.nlabel, config.seed)] = True
+    return TrainingData(data_lib.to_float_images(tr_x), tf.constant(tr_y, tf.int64), labeled,
+                        (va_x, va_y), (mnist.test_images, mnist.test_labels))
+
+
+@dataclasses.dataclass
+class Setup:
+    """A configured experiment: what the engine trains, and how to evaluate it.
+
+    Attributes:
+      config: the ExperimentConfig.
+      networks: name -> Keras model, all built.
+      phases: the training phases in the order a step runs them.
+      prior: the prior imposed on the style code z.
+      label_prior: the categorical prior on y, for the modes with a label code.
+      steps_per_epoch: full batches per epoch.
+      train_batches: ``epoch -> tf.data.Dataset`` of dict batches.
+      evaluate: ``() -> {metric: float}`` on the validation and test sets.
+      encode: ``images [n, 28, 28, 1] -> dict`` of the encoder's outputs, in
+        inference mode (the representation plotted by --viz is ``code``).
+      decode: ``(code [n, ncode], label_code [n, k] or None) -> images``.
+      reconstruct: ``(images [n, 28, 28, 1], labels [n]) -> images``.
+      sample_images: ``(n, seed) -> images [n, 28, 28, 1]`` decoded from
+        prior samples (with label codes cycling through the classes where the
+        decoder takes one).
+      summary_batch: (float images ``[16, 28, 28, 1]``, labels ``[16]``) of
+        test images shown in TensorBoard each epoch.
+    """
+
+    config: object
+    networks: Dict[str, keras.Model]
+    phases: List[Phase]
+    prior: priors.Prior
+    label_prior: Optional[object]
+    steps_per_epoch: int
+    train_batches: Callable
+    evaluate: Callable
+    encode: Callable
+    decode: Callable
+    reconstruct: Callable
+    sample_images: Callable
+    summary_batch: tuple
+
+    @property
+    def ncat(self):
+        return self.networks["encoder"].ncat
+
+
+def _adam(config, steps_per_epoch):
+    boundaries = [e * steps_per_epoch for e in config.lr_decay_epochs]
+    values = [config.learning_rate / 10 ** i for i in range(len(boundaries) + 1)]
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    return keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta1)
+
+
+def _noisy(images, std, seed):
+    if std <= 0:
+        return images
+    return images + std * tf.random.stateless_normal(tf.shape(images), seed)
+
+
+def _split(seed, n):
+    return tfp.random.split_seed(seed, n)
+
+
+def _n_label_code(config):
+    if config.mode in ("semisupervised",):
+        return NUM_CLASSES
+    if config.mode == "cluster":
+        return config.ncluster
+    if config.mode == "dimreduce":
+        return NUM_CLASSES if config.nlabel != 0 else config.ncluster
+    return 0
+
+
+def build_networks(config):
+    """Builds (and creates the variables of) every network ``config`` needs."""
+    rate = 1.0 - config.dropout_keep
+    ncat = _n_label_code(config)
+    nets = {
+        "encoder": models.Encoder(config.ncode, ncat=ncat, hidden=config.hidden, dropout_rate=rate,
+                                  variational=config.variational_encoder, name="encoder"),
+        "decoder": models.Decoder(data_lib.IMAGE_SHAPE, hidden=config.hidden, dropout_rate=rate,
+                                  name="decoder"),
+        "discriminator": models.Discriminator(hidden=config.hidden, name="discriminator"),
+    }
+    if ncat:
+        nets["label_discriminator"] = models.Discriminator(hidden=config.hidden, name="label_discriminator")
+    if config.mode == "dimreduce":
+        nets["cluster_heads"] = models.ClusterHeads(ncat, config.ncode, name="cluster_heads")
+    # One forward pass on zeros creates every variable, so that optimizers can
+    # be built and checkpoints restored before the first step.
+    images = tf.zeros((2,) + data_lib.IMAGE_SHAPE)
+    out = nets["encoder"](images)
+    decoder_in = out["style_code"]
+    if config.mode == "supervised":
+        decoder_in = tf.concat([decoder_in, tf.zeros((2, NUM_CLASSES))], -1)
+    elif config.mode in ("semisupervised", "cluster"):
+        decoder_in = tf.concat([decoder_in, out["label_code"]], -1)
+    elif config.mode == "dimreduce":
+        decoder_in = nets["cluster_heads"](out["label_code"]) + decoder_in
+    nets["decoder"](decoder_in)
+    disc_width = config.ncode + (NUM_CLASSES + 1 if config.mode == "label" else 0)
+    nets["discriminator"](tf.zeros((2, disc_width)))
+    if ncat:
+        nets["label_discriminator"](tf.zeros((2, ncat)))
+    return nets
+
+
+def build_setup(config, training_data, steps_per_epoch=None):
+    """Configures the engine for ``config.mode``.
+
+    Args:
+      config: an ExperimentConfig.
+      training_data: a TrainingData (from prepare_data).
+      steps_per_epoch: overrides n_train // batch_size (benchmarks only).
+
+    Returns:
+      A Setup.
+
+    Raises:
+      ValueError: for a configuration the paper's model does not allow.
+    """
+    mode = config.mode
+    if mode == "label" and config.dist_type == "gaussian":
+        raise ValueError("--label needs a prior with one component per digit: use --dist_type gmm or swiss_roll")
+    prior = priors.make_prior(config.dist_type, config.ncode, NUM_CLASSES)
+    nets = build_networks(config)
+    ncat = nets["encoder"].ncat
+    label_prior = priors.categorical(ncat) if ncat else None
+    steps = steps_per_epoch or training_data.n_train // config.batch_size
+    if steps <= 0:
+        raise ValueError(f"the batch size {config.batch_size} exceeds the {training_data.n_train} training images")
+    labeled_idx = np.flatnonzero(training_data.labeled)
+    uses_classifier = mode in ("semisupervised", "dimreduce") and len(labeled_idx) > 0 and config.nlabel != 0
+    if mode == "semisupervised" and not uses_classifier:
+        raise ValueError("--train_semisupervised needs labeled images: set --nlabel above 0")
+    encoder, decoder = nets["encoder"], nets["decoder"]
+    noise = config.input_noise_std
+
+    def encode_train(images, seed):
+        s_noise, s_code = _split(seed, 2)
+        return encoder(_noisy(images, noise, s_noise), training=True, seed=s_code)
+
+    def decoder_input(out, labels=None):
+        """The decoder's input for the encoder's output ``out``: what the mode passes on."""
+        if mode == "supervised":
+            return tf.concat([out["style_code"], tf.one_hot(labels, NUM_CLASSES)], -1)
+        if mode in ("semisupervised", "cluster"):
+            return tf.concat([out["style_code"], out["label_code"]], -1)
+        if mode == "dimreduce":
+            return nets["cluster_heads"](out["label_code"]) + out["style_code"]
+        return out["style_code"]
+
+    def z_features(code, batch):
+        """What the z discriminator sees: the code, joined in label mode with a one-hot of N+1 classes."""
+        if mode != "label":
+            return code
+        return tf.concat([code, label_condition(batch)], -1)
+
+    def label_condition(batch):
+        # The extra class N marks an unlabeled image (paper Fig. 3).
+        cls = tf.where(batch["labeled"], batch["label"], tf.cast(NUM_CLASSES, tf.int64))
+        return tf.one_hot(cls, NUM_CLASSES + 1)
+
+    def prior_codes(batch, seed):
+        n = tf.shape(batch["image"])[0]
+        if mode != "label":
+            return prior.sample(n, seed)
+        s_all, s_own = _split(seed, 2)
+        # A labeled image is paired with a sample of its own component, an unlabeled one with the mixture.
+        own = prior.sample_for_labels(batch["label"], s_own)
+        return tf.where(batch["labeled"][:, None], own, prior.sample(n, s_all))
+
+    def reconstruction(batch, seed):
+        out = encode_train(batch["image"], seed)
+        recon = decoder(decoder_input(out, batch.get("label")), training=True)
+        rec = losses.reconstruction_loss(batch["image"], recon)
+        logs = {"reconstruction_loss": rec}
+        loss = config.encw * rec
+        if mode == "dimreduce":
+            head_cost = losses.cluster_head_cost(nets["cluster_heads"].heads, config.eta)
+            logs["cluster_head_cost"] = head_cost
+            loss += head_cost
+        return loss, logs
+
+    def discriminators(batch, seed):
+        s_enc, s_z, s_y = _split(seed, 3)
+        out = encode_train(batch["image"], s_enc)
+        d = nets["discriminator"]
+        real = d(z_features(prior_codes(batch, s_z), batch))
+        fake = d(z_features(tf.stop_gradient(out["style_code"]), batch))
+        z_loss = losses.discriminator_loss(real, fake)
+        logs = {"z_discriminator_loss": z_loss}
+        loss = config.disw * z_loss
+        if ncat:
+            dy = nets["label_discriminator"]
+            n = tf.shape(batch["image"])[0]
+            y_loss = losses.discriminator_loss(dy(label_prior.sample(n, seed=s_y)),
+                                               dy(tf.stop_gradient(out["label_code"])))
+            logs["y_discriminator_loss"] = y_loss
+            loss += config.ydisw * y_loss
+        return loss, logs
+
+    def generator(batch, seed):
+        out = encode_train(batch["image"], seed)
+        z_loss = losses.generator_loss(nets["discriminator"](z_features(out["style_code"], batch)))
+        logs = {"z_generator_loss": z_loss}
+        loss = config.genw * z_loss
+        if ncat:
+            y_loss = losses.generator_loss(nets["label_discriminator"](out["label_code"]))
+            logs["y_generator_loss"] = y_loss
+            loss += config.ygenw * y_loss
+        return loss, logs
+
+    def classification(batch, seed):
+        out = encode_train(batch["labeled_image"], seed)
+        cls = losses.classification_loss(batch["labeled_label"], out["label_logits"])
+        return config.clsw * cls, {"classification_loss": cls}
+
+    ae_nets = ("encoder", "decoder") + (("cluster_heads",) if mode == "dimreduce" else ())
+    disc_nets = ("discriminator",) + (("label_discriminator",) if ncat else ())
+    phases = [Phase("reconstruction", ae_nets, reconstruction, _adam(config, steps)),
+              Phase("discriminator", disc_nets, discriminators, _adam(config, steps)),
+              Phase("generator", ("encoder",), generator, _adam(config, steps))]
+    if uses_classifier:
+        phases.append(Phase("classification", ("encoder",), classification, _adam(config, steps)))
+    for phase in phases:
+        phase.optimizer.build([v for n in phase.networks for v in nets[n].trainable_variables])
+
+    arrays = {"image": training_data.train_images, "label": training_data.train_labels}
+    if mode == "label":
+        arrays["labeled"] = tf.constant(training_data.labeled)
+    labeled_arrays = {"labeled_image": tf.gather(training_data.train_images, labeled_idx),
+                      "labeled_label": tf.gather(training_data.train_labels, labeled_idx)}
+
+    def train_batches(epoch):
+        epoch_seed = config.seed * 100_003 + int(epoch)
+        ds = data_lib.gather_batches(data_lib.index_batches(training_data.n_train, config.batch_size,
+                                                            epoch_seed), arrays)
+        if uses_classifier:
+            # The labeled set is small: its batches cycle through it, reshuffled, alongside each epoch.
+            lab = data_lib.gather_batches(
+                data_lib.index_batches(len(labeled_idx), min(config.batch_size, len(labeled_idx)),
+                                       epoch_seed, repeat=True), labeled_arrays)
+            ds = tf.data.Dataset.zip(ds, lab).map(lambda a, b: {**a, **b})
+        return ds.take(steps).prefetch(tf.data.AUTOTUNE)
+
+    def encode(images):
+        out = encoder(images, training=False)
+        out = dict(out, style_code=out["mean"])
+        if mode == "dimreduce":
+            out["code"] = nets["cluster_heads"](out["label_code"]) + out["mean"]
+        else:
+            out["code"] = out["mean"]
+        return out
+
+    def decode(code, label_code=None):
+        if mode in ("supervised", "semisupervised", "cluster"):
+            code = tf.concat([code, label_code], -1)
+        elif mode == "dimreduce" and label_code is not None:
+            code = nets["cluster_heads"](label_code) + code
+        return decoder(code, training=False)
+
+    def label_code_for_decoder(out, labels):
+        """The label part of the decoder's input at evaluation: the true label when supervised."""
+        if mode == "supervised":
+            return tf.one_hot(labels, NUM_CLASSES)
+        return out.get("label_code")
+
+    clusters_without_labels = mode == "cluster" or (mode == "dimreduce" and not uses_classifier)
+
+    def reconstruct(images, labels):
+        out = encode(images)
+        return decode(out["style_code"], label_code_for_decoder(out, labels))
+
+    def sample_images(n, seed):
+        code = prior.sample(n, seed)
+        label_code = None
+        if mode == "supervised" or ncat:
+            label_code = tf.one_hot(tf.range(n) % (ncat or NUM_CLASSES), ncat or NUM_CLASSES)
+        return decode(code, label_code)
+
+    clusters_without_labels = mode == "cluster" or (mode == "dimreduce" and not uses_classifier)
+
+    def evaluate():
+        metrics, outputs = {}, {}
+        for split, (images, labels) in (("validation", training_data.validation), ("test", training_data.test)):
+            if len(images) == 0:
+                continue
+            out = outputs[split] = evaluation.batched(lambda x: encode(data_lib.to_float_images(x)), images)
+            recon = evaluation.batched(lambda x, y: reconstruct(data_lib.to_float_images(x), y), images, labels)
+            metrics[f"{split}_reconstruction_error"] = evaluation.mean_squared_error(
+                data_lib.to_float_images(images).numpy(), recon)
+            if uses_classifier:
+                metrics[f"{split}_error"] = evaluation.classification_error(
+                    labels, np.argmax(out["label_logits"], -1))
+        if clusters_without_labels and "validation" in outputs:
+            metrics["test_error"] = evaluation.cluster_assignment_error(
+                outputs["validation"]["label_code"], training_data.validation[1],
+                np.argmax(outputs["test"]["label_code"], -1), training_data.test[1])
+        return metrics
+
+    test_images, test_labels = training_data.test
+    summary_batch = (data_lib.to_float_images(test_images[:16]), tf.constant(test_labels[:16], tf.int64))
+    return Setup(config, nets, phases, prior, label_prior, steps, train_batches, evaluate, encode, decode,
+                 reconstruct, sample_images, summary_batch)
