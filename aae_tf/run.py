@@ -1,0 +1,193 @@
+"""What a command does with a configuration: train, generate, visualize.
+
+Command-line scripts turn flags into an ExperimentConfig and call these.
+Every error a user can cause surfaces as ``UserError`` with a one-line
+message; the scripts print it and exit non-zero.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from aae_tf import config as config_lib
+from aae_tf import data as data_lib
+from aae_tf import plots
+from aae_tf import priors
+from aae_tf import setups
+from aae_tf import train as train_lib
+
+FLAGS_FILE = "flags.json"
+
+
+class UserError(Exception):
+    """Something the user can fix; the message is one line."""
+
+
+def read_run_flags(save_path):
+    """The flags a training run recorded in ``save_path``, or None if it has none."""
+    path = os.path.join(save_path, FLAGS_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path} is unreadable ({e}); restore it or use another --save_path") from None
+
+
+def load_data(data_path, tfds_download=False):
+    try:
+        return data_lib.load_mnist(data_path=data_path, tfds_download=tfds_download)
+    except data_lib.DataError as e:
+        raise UserError(str(e)) from None
+
+
+def build(config, mnist, save_path, strategy=None):
+    """Builds the Setup and the Engine for ``config`` (under ``strategy``'s scope)."""
+    strategy = strategy or tf.distribute.get_strategy()
+    try:
+        with strategy.scope():
+            setup = setups.build_setup(config, setups.prepare_data(mnist, config))
+    except (ValueError, data_lib.DataError) as e:
+        raise UserError(str(e)) from None
+    return train_lib.Engine(setup, save_path, strategy)
+
+
+def train(config, save_path, mnist, extra_flags=None, verbose=True):
+    """Trains ``config`` in ``save_path``, resuming from its newest checkpoint.
+
+    Args:
+      config: the ExperimentConfig.
+      save_path: the run's folder; created if needed.
+      mnist: a data.Mnist.
+      extra_flags: more settings to record in flags.json (e.g. data_path).
+
+    Returns:
+      The final metrics dict.
+    """
+    previous = read_run_flags(save_path)
+    if previous is not None:
+        try:
+            mismatch = config.architecture_mismatch(config_lib.ExperimentConfig.from_dict(previous))
+        except (TypeError, ValueError) as e:
+            raise UserError(f"{save_path}/{FLAGS_FILE} does not hold a configuration ({e})") from None
+        if mismatch:
+            raise UserError(f"{save_path} holds a run with other settings ({'; '.join(mismatch)}): "
+                            "use the same flags to resume, or another --save_path")
+    engine = build(config, mnist, save_path)
+    try:
+        done = engine.restore_latest()
+    except train_lib.CheckpointError as e:
+        raise UserError(str(e)) from None
+    os.makedirs(save_path, exist_ok=True)
+    record = dict(json.loads(config.to_json()), **(extra_flags or {}))
+    train_lib.write_json_atomically(os.path.join(save_path, FLAGS_FILE), record)
+    if done >= config.max_epoch:
+        if verbose:
+            print(f"{save_path} already holds {done} trained epochs; raise --maxepoch to train further")
+    elif done and verbose:
+        print(f"resuming {save_path} after epoch {done - 1}")
+    try:
+        return engine.fit(verbose=verbose)
+    except train_lib.TrainingDiverged as e:
+        raise UserError(f"training diverged: {e}") from None
+
+
+def restore_trained(config, save_path, mnist, load):
+    """An Engine for ``config`` with the checkpoint of epoch ``load`` restored."""
+    if read_run_flags(save_path) is None:
+        raise UserError(f"no trained model in {save_path} (no {FLAGS_FILE}); train one first or pass --save_path")
+    engine = build(config, mnist, save_path)
+    try:
+        engine.restore_epoch(load)
+    except train_lib.CheckpointError as e:
+        raise UserError(str(e)) from None
+    return engine
+
+
+def generate(engine, save_path, supervise=False, seed=0):
+    """Writes ``generate_im.png`` (20x20 prior samples), or ``sample_style.png`` with ``supervise``.
+
+    ``sample_style.png`` has one style code per column and one digit per row
+    (paper Fig. 7, the reference's layout).
+
+    Returns:
+      The path written.
+    """
+    setup = engine.setup
+    seed = tf.constant([seed, 1], tf.int32)
+    if supervise:
+        if setup.config.mode != "supervised":
+            raise UserError("--supervise draws a supervised model (--train_supervised); "
+                            f"the run in {save_path} is {setup.config.mode}")
+        n_styles, n_digits = 10, data_lib.NUM_CLASSES
+        styles = setup.prior.sample(n_styles, seed)
+        code = tf.tile(styles, [n_digits, 1])  # row r, column c: style c
+        digits = tf.repeat(tf.range(n_digits), n_styles)
+        images = setup.decode(code, tf.one_hot(digits, n_digits))
+        path = os.path.join(save_path, "sample_style.png")
+        plots.save_grid(path, images.numpy(), n_digits, n_styles)
+        return path
+    images = setup.sample_images(400, seed)
+    path = os.path.join(save_path, "generate_im.png")
+    plots.save_grid(path, images.numpy(), 20, 20)
+    return path
+
+
+def _decode_points(setup, points, label_code=None):
+    return setup.decode(tf.constant(points, tf.float32), label_code).numpy()
+
+
+def viz(engine, save_path, mnist, grid=20):
+    """Draws what the model learned; returns the paths written.
+
+    Always ``latent.png`` (test codes colored by digit, needs a 2-D code),
+    then by prior and mode: the manifold over the Gaussian's percentiles
+    (Fig. 2e), one manifold per gmm component along its own axes (Fig. 4b),
+    the walk along the swiss roll (Fig. 4d), the cluster heads (Fig. 9).
+    """
+    setup, config = engine.setup, engine.setup.config
+    written = []
+    if config.mode == "cluster":
+        written.append(_cluster_heads(setup, save_path))
+    if config.ncode != 2:
+        if written:
+            return written
+        raise UserError(f"--viz draws 2-D codes: this run has --ncode {config.ncode}; train with --ncode 2")
+    out = setup.encode(data_lib.to_float_images(mnist.test_images))
+    path = os.path.join(save_path, "latent.png")
+    plots.save_latent(path, out["code"].numpy(), mnist.test_labels, title=f"{config.mode}, {config.dist_type} prior")
+    written.append(path)
+    if config.mode not in ("unsupervised", "label"):
+        return written
+    if config.dist_type == "gaussian":
+        path = os.path.join(save_path, "manifold.png")
+        plots.save_grid(path, _decode_points(setup, plots.normal_percentile_grid(grid)), grid, grid)
+        written.append(path)
+    elif config.dist_type == "gmm":
+        centers, radial, tangential = priors.gmm_component_axes()
+        for k in range(len(centers)):
+            points = plots.component_axes_grid(centers[k], radial[k], tangential[k], 0.5, 0.1, 10)
+            path = os.path.join(save_path, f"manifold_{k}.png")
+            plots.save_grid(path, _decode_points(setup, points), 10, 10)
+            written.append(path)
+    elif config.dist_type == "swiss_roll":
+        path = os.path.join(save_path, "manifold_swiss_roll.png")
+        plots.save_grid(path, setup.decode(priors.swiss_roll_position()).numpy(), 10, 10)
+        written.append(path)
+    return written
+
+
+def _cluster_heads(setup, save_path, n_styles=10, seed=0):
+    """Each cluster's row: its head (style code 0) first, then random styles (paper Fig. 9)."""
+    ncat = setup.ncat
+    styles = tf.concat([tf.zeros([1, setup.config.ncode]),
+                        setup.prior.sample(n_styles - 1, tf.constant([seed, 2], tf.int32))], 0)
+    code = tf.tile(styles, [ncat, 1])
+    clusters = tf.repeat(tf.range(ncat), n_styles)
+    images = setup.decode(code, tf.one_hot(clusters, ncat)).numpy()
+    path = os.path.join(save_path, "cluster_heads.png")
+    plots.save_grid(path, images, ncat, n_styles)
+    return path
+

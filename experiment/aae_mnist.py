@@ -1,0 +1,164 @@
+"""Adversarial autoencoders on MNIST: the command line of every experiment.
+
+Mirrors the arguments of the TF1 reference repository
+(conan7882/adversarial-autoencoders), with the paper's further experiments.
+
+  python experiment/aae_mnist.py --train --dist_type gmm
+  python experiment/aae_mnist.py --generate --dist_type gmm --load 99
+  python experiment/aae_mnist.py --viz --dist_type gmm --load 99
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+# The reference repository's arguments, with its names and defaults.
+flags.DEFINE_bool("train", False, "Train the model of Fig. 1 and 3 in the paper.")
+flags.DEFINE_bool("train_supervised", False, "Train the supervised model of Fig. 6.")
+flags.DEFINE_bool("train_semisupervised", False, "Train the semi-supervised model of Fig. 8.")
+flags.DEFINE_bool("label", False, "Give label information to the adversarial regularization (Fig. 3).")
+flags.DEFINE_bool("generate", False, "Decode random prior samples of a trained model.")
+flags.DEFINE_bool("viz", False, "Draw the latent space and the learned manifold (only with --ncode 2).")
+flags.DEFINE_bool("supervise", False, "With --generate: draw the supervised model's style/digit grid (Fig. 7).")
+flags.DEFINE_integer("load", 99, "Epoch (counted from 0) of the checkpoint to restore for --generate / --viz.")
+flags.DEFINE_integer("ncode", 2, "Dimension of the code z.")
+flags.DEFINE_enum("dist_type", "gaussian", ["gaussian", "gmm", "swiss_roll"], "Prior imposed on z.")
+flags.DEFINE_bool("noise", False, "Add Gaussian noise (std 0.6) to the encoder input during training.")
+flags.DEFINE_float("lr", 2e-4, "Initial learning rate (divided by 10 at epochs 100 and 300).")
+flags.DEFINE_float("dropout", 1.0, "Keep probability of dropout in the encoder and decoder.")
+flags.DEFINE_integer("bsize", 128, "Batch size.")
+flags.DEFINE_integer("maxepoch", 100, "Number of epochs to train.")
+flags.DEFINE_float("encw", 1.0, "Weight of the reconstruction loss.")
+flags.DEFINE_float("genw", 6.0, "Weight of the z generator loss.")
+flags.DEFINE_float("disw", 6.0, "Weight of the z discriminator loss.")
+flags.DEFINE_float("clsw", 1.0, "Weight of the semi-supervised classification loss.")
+flags.DEFINE_float("ygenw", 6.0, "Weight of the y generator loss.")
+flags.DEFINE_float("ydisw", 6.0, "Weight of the y discriminator loss.")
+# What the reference hard-codes or lacks.
+flags.DEFINE_string("save_path", None, "Folder of the run (default: runs/<model>, named after the flags).")
+flags.DEFINE_string("data_path", None, "Folder with the four MNIST IDX files (default: found offline).")
+flags.DEFINE_integer("nlabel", None, "Training images that keep their label; -1 for all "
+                     "(default: 10000 with --label, 1000 with --train_semisupervised).")
+flags.DEFINE_integer("validation_size", 10000, "Training images held out for model choice.")
+flags.DEFINE_enum("encoder", "deterministic", ["deterministic", "gaussian"],
+                  "deterministic (the paper) or gaussian (the reference's reparameterized encoder).")
+flags.DEFINE_integer("hidden", 1000, "Units in each hidden layer of every network (the paper: 1000).")
+flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
+flags.DEFINE_bool("tfds_download", False, "Let tensorflow-datasets download MNIST (needs internet).")
+
+NOISE_STD = 0.6
+DEFAULT_NLABEL = {"label": 10000, "semisupervised": 1000}
+TRAIN_MODES = {"train": "unsupervised", "train_supervised": "supervised",
+               "train_semisupervised": "semisupervised"}
+ACTIONS = ("generate", "viz")
+
+
+def fail(message, code=2):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def chosen_mode():
+    """The model the flags name, and whether they ask to train it."""
+    trains = [name for name in TRAIN_MODES if FLAGS[name].value]
+    actions = [name for name in ACTIONS if FLAGS[name].value]
+    if len(trains) > 1:
+        fail("choose one of " + ", ".join("--" + t for t in trains))
+    if trains and actions:
+        fail(f"--{trains[0]} cannot be combined with --{actions[0]}: train first, then run --{actions[0]}")
+    if not trains and not actions:
+        fail("nothing to do: pass one of --train, --train_supervised, --train_semisupervised, --generate, --viz")
+    if FLAGS.label and trains and trains[0] != "train":
+        fail("--label goes with --train (the model of Fig. 3)")
+    if FLAGS.supervise and not actions:
+        fail("--supervise goes with --generate")
+    if FLAGS.label and FLAGS.supervise:
+        fail("--label and --supervise name different models: pass one")
+    if trains:
+        mode = TRAIN_MODES[trains[0]]
+    else:
+        mode = "supervised" if FLAGS.supervise else "unsupervised"
+    if mode == "unsupervised" and FLAGS.label:
+        mode = "label"
+    return mode, bool(trains)
+
+
+def default_save_path(mode, nlabel):
+    if mode in ("unsupervised", "label"):
+        name = f"aae_{mode}_{FLAGS.dist_type}_z{FLAGS.ncode}"
+    elif mode == "supervised":
+        name = f"aae_supervised_z{FLAGS.ncode}"
+    else:
+        name = f"aae_{mode}_z{FLAGS.ncode}_labels{nlabel}"
+    return os.path.join("runs", name)
+
+
+def make_config(mode):
+    from aae_tf.config import ExperimentConfig
+    nlabel = FLAGS.nlabel if FLAGS.nlabel is not None else DEFAULT_NLABEL.get(mode, -1)
+    try:
+        return ExperimentConfig(
+            mode=mode, ncode=FLAGS.ncode, dist_type=FLAGS.dist_type, learning_rate=FLAGS.lr,
+            dropout_keep=FLAGS.dropout, input_noise_std=NOISE_STD if FLAGS.noise else 0.0,
+            batch_size=FLAGS.bsize, max_epoch=FLAGS.maxepoch, encw=FLAGS.encw, genw=FLAGS.genw,
+            disw=FLAGS.disw, clsw=FLAGS.clsw, ygenw=FLAGS.ygenw, ydisw=FLAGS.ydisw, nlabel=nlabel,
+            variational_encoder=FLAGS.encoder == "gaussian", hidden=FLAGS.hidden,
+            validation_size=FLAGS.validation_size, seed=FLAGS.seed)
+    except ValueError as e:
+        fail(f"{e} (check the flags)")
+
+
+def trained_config(config, save_path):
+    """For --generate / --viz: the configuration the run in save_path was trained with."""
+    from aae_tf import run
+    from aae_tf.config import ExperimentConfig
+    recorded = run.read_run_flags(save_path)
+    if recorded is None:
+        raise run.UserError(f"no trained model in {save_path} (no flags.json): train one first, or pass --save_path")
+    trained = ExperimentConfig.from_dict(recorded)
+    for flag, key in (("ncode", "ncode"), ("dist_type", "dist_type"), ("hidden", "hidden")):
+        if FLAGS[flag].present and getattr(config, key) != getattr(trained, key):
+            raise run.UserError(f"--{flag} {getattr(config, key)} disagrees with the run in {save_path}, "
+                                f"trained with {getattr(trained, key)}")
+    return trained, recorded.get("data_path")
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    mode, training = chosen_mode()
+    config = make_config(mode)
+    save_path = FLAGS.save_path or default_save_path(mode, config.nlabel)
+    from aae_tf import run
+    try:
+        if training:
+            mnist = run.load_data(FLAGS.data_path, FLAGS.tfds_download)
+            print(f"MNIST from {mnist.source}; writing to {save_path}")
+            metrics = run.train(config, save_path, mnist, extra_flags={"data_path": FLAGS.data_path})
+            if "test_error" in metrics:
+                print(f"test error: {metrics['test_error']:.2f}%")
+            return
+        config, trained_data_path = trained_config(config, save_path)
+        mnist = run.load_data(FLAGS.data_path or trained_data_path, FLAGS.tfds_download)
+        engine = run.restore_trained(config, save_path, mnist, FLAGS.load)
+        written = []
+        if FLAGS.generate:
+            written.append(run.generate(engine, save_path, supervise=FLAGS.supervise, seed=FLAGS.seed))
+        if FLAGS.viz:
+            written.extend(run.viz(engine, save_path, mnist))
+        print("wrote " + ", ".join(written))
+    except run.UserError as e:
+        fail(str(e), code=1)
+    except KeyboardInterrupt:
+        fail(f"interrupted; run the same command again to resume from the last checkpoint in {save_path}", 130)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,72 @@
+"""Training throughput, in images per second, of each experiment's compiled step.
+
+  python experiment/benchmark.py                 # every mode, batch 128
+  python experiment/benchmark.py --modes unsupervised --steps 200
+
+Each mode is timed on real MNIST batches after a warm-up that compiles the
+step; the figure is batch size x steps / seconds, for the step alone (data
+is prefetched, no evaluation or checkpointing).
+"""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("modes", ["unsupervised", "label", "supervised", "semisupervised", "cluster", "dimreduce"],
+                  "Modes to time.")
+flags.DEFINE_integer("bsize", 128, "Batch size.")
+flags.DEFINE_integer("steps", 100, "Timed steps per mode.")
+flags.DEFINE_integer("warmup", 10, "Untimed steps first (the first one compiles).")
+flags.DEFINE_string("data_path", None, "Folder with the MNIST IDX files (default: found offline).")
+
+MODE_SETTINGS = {
+    "unsupervised": dict(ncode=2, dist_type="gmm"),
+    "label": dict(ncode=2, dist_type="gmm", nlabel=10000),
+    "supervised": dict(ncode=2),
+    "semisupervised": dict(ncode=10, nlabel=1000),
+    "cluster": dict(ncode=5, ncluster=16),
+    "dimreduce": dict(ncode=2, nlabel=1000),
+}
+
+
+def main(argv):
+    del argv
+    import tensorflow as tf
+    from aae_tf import config as config_lib, run, setups, train
+
+    unknown = [m for m in FLAGS.modes if m not in MODE_SETTINGS]
+    if unknown:
+        print(f"error: unknown mode {unknown[0]}; choose from {', '.join(MODE_SETTINGS)}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        mnist = run.load_data(FLAGS.data_path)
+    except run.UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, batch {FLAGS.bsize}, {FLAGS.steps} steps")
+    for mode in FLAGS.modes:
+        config = config_lib.ExperimentConfig(mode=mode, batch_size=FLAGS.bsize, **MODE_SETTINGS[mode])
+        setup = setups.build_setup(config, setups.prepare_data(mnist, config))
+        engine = train.Engine(setup, save_path="/nonexistent-benchmark-writes-nothing")
+        total = FLAGS.warmup + FLAGS.steps
+        batches = iter(setup.train_batches(0).repeat().take(total))
+        for _ in range(FLAGS.warmup):
+            engine.train_step(next(batches))
+        logs = None
+        start = time.perf_counter()
+        for _ in range(FLAGS.steps):
+            logs = engine.train_step(next(batches))
+        float(next(iter(logs.values())))  # wait for the last step to finish
+        seconds = time.perf_counter() - start
+        print(f"{mode:15s} {FLAGS.bsize * FLAGS.steps / seconds:8.0f} images/s "
+              f"({1000 * seconds / FLAGS.steps:.1f} ms/step, {len(setup.phases)} phases)", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

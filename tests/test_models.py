@@ -1,0 +1,53 @@
+import numpy as np
+import tensorflow as tf
+
+from aae_tf import models
+
+BATCH, NCODE, HIDDEN, NCAT = 3, 5, 7, 4
+
+
+def test_encoder_shapes_and_determinism():
+    encoder = models.Encoder(NCODE, ncat=NCAT, hidden=HIDDEN)
+    out = encoder(tf.random.uniform([BATCH, 28, 28, 1]))
+    assert out["style_code"].shape == (BATCH, NCODE)
+    assert out["label_logits"].shape == (BATCH, NCAT)
+    np.testing.assert_allclose(out["label_code"].numpy().sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(out["style_code"].numpy(), out["mean"].numpy())
+    assert len(encoder.layers) > 0 and encoder.get_config()["ncode"] == NCODE
+
+
+def test_variational_encoder_samples_around_its_mean():
+    encoder = models.Encoder(NCODE, hidden=HIDDEN, variational=True)
+    images = tf.random.uniform([BATCH, 28, 28, 1])
+    a = encoder(images, seed=tf.constant([1, 2]))
+    b = encoder(images, seed=tf.constant([3, 4]))
+    assert a["log_std"].shape == (BATCH, NCODE)
+    np.testing.assert_array_equal(a["mean"].numpy(), b["mean"].numpy())
+    assert not np.allclose(a["style_code"].numpy(), b["style_code"].numpy())
+
+
+def test_decoder_outputs_images_in_tanh_range():
+    decoder = models.Decoder(hidden=HIDDEN)
+    images = decoder(tf.random.normal([BATCH, NCODE]) * 100.0)
+    assert images.shape == (BATCH, 28, 28, 1)
+    assert np.all(np.abs(images.numpy()) <= 1.0)
+    assert decoder.get_config()["image_shape"] == (28, 28, 1)
+
+
+def test_discriminator_gives_one_logit_per_example():
+    disc = models.Discriminator(hidden=HIDDEN)
+    assert disc(tf.zeros([BATCH, NCODE + 11])).shape == (BATCH, 1)
+    assert disc.layers[0].kernel.shape == (NCODE + 11, HIDDEN)
+
+
+def test_models_have_two_hidden_layers_of_the_given_width():
+    encoder = models.Encoder(NCODE, hidden=HIDDEN)
+    encoder(tf.zeros([BATCH, 28, 28, 1]))
+    widths = [v.shape[-1] for v in encoder.trainable_variables if len(v.shape) == 2]
+    assert widths == [HIDDEN, HIDDEN, NCODE]
+
+
+def test_cluster_heads_map_one_hot_to_rows():
+    heads = models.ClusterHeads(NCAT, NCODE)
+    y = tf.one_hot([2, 0, 3], NCAT)
+    np.testing.assert_allclose(heads(y).numpy(), tf.gather(heads.heads, [2, 0, 3]).numpy())
