@@ -1,0 +1,140 @@
+"""The command line end to end, on a small slice of real MNIST written as IDX files."""
+
+import json
+import os
+import subprocess
+import sys
+
+import matplotlib.image
+import pytest
+
+from conftest import ROOT
+
+SCRIPT = os.path.join(ROOT, "experiment", "aae_mnist.py")
+FAST = ["--hidden", "32", "--bsize", "50", "--validation_size", "200"]
+
+
+def cli(*args, cwd=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env,
+                          cwd=cwd or ROOT, timeout=600)
+
+
+def ok(*args):
+    result = cli(*args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def one_line_error(result):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines()
+              if line.startswith("error:") or line.startswith("FATAL Flags parsing error")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def png_shape(path):
+    return matplotlib.image.imread(path).shape[:2]
+
+
+@pytest.fixture(scope="module")
+def gmm_run(tiny_idx, tmp_path_factory):
+    save = str(tmp_path_factory.mktemp("cli") / "gmm")
+    ok("--train", "--dist_type", "gmm", "--maxepoch", "1", "--data_path", tiny_idx, "--save_path", save, *FAST)
+    return save
+
+
+def test_training_leaves_every_file(gmm_run, tiny_idx):
+    with open(os.path.join(gmm_run, "flags.json")) as f:
+        flags = json.load(f)
+    assert flags["dist_type"] == "gmm" and flags["data_path"] == tiny_idx and flags["max_epoch"] == 1
+    with open(os.path.join(gmm_run, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["epoch"] == 0 and metrics["reconstruction_loss"] > 0
+    assert os.path.exists(os.path.join(gmm_run, "checkpoints", "ckpt-0.index"))
+    for folder in ("train", "eval"):
+        events = os.listdir(os.path.join(gmm_run, folder))
+        assert any(name.startswith("events.out.tfevents") for name in events)
+
+
+def test_tensorboard_sees_losses_images_and_histograms(gmm_run):
+    from tensorboard.backend.event_processing import event_accumulator
+    acc = event_accumulator.EventAccumulator(os.path.join(gmm_run, "eval"), size_guidance={"tensors": 0})
+    acc.Reload()
+    tags = set(acc.Tags()["tensors"])
+    assert {"reconstruction_loss", "z_discriminator_loss", "learning_rate", "input", "reconstruction",
+            "generated", "prior_z/dim0", "encoder_z/dim1"} <= tags
+
+
+def test_generate_and_viz_draw_the_trained_model(gmm_run):
+    ok("--generate", "--dist_type", "gmm", "--load", "0", "--save_path", gmm_run)
+    assert png_shape(os.path.join(gmm_run, "generate_im.png")) == (560, 560)
+    ok("--viz", "--dist_type", "gmm", "--load", "0", "--save_path", gmm_run)
+    assert os.path.exists(os.path.join(gmm_run, "latent.png"))
+    for k in range(10):
+        assert png_shape(os.path.join(gmm_run, f"manifold_{k}.png")) == (280, 280)
+
+
+def test_same_command_resumes(gmm_run, tiny_idx):
+    result = ok("--train", "--dist_type", "gmm", "--maxepoch", "2", "--data_path", tiny_idx,
+                "--save_path", gmm_run, *FAST)
+    assert "resuming" in result.stdout
+    assert os.path.exists(os.path.join(gmm_run, "checkpoints", "ckpt-1.index"))
+    with open(os.path.join(gmm_run, "metrics.json")) as f:
+        assert json.load(f)["epoch"] == 1
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--train", "--generate"], "cannot be combined"),
+    ([], "nothing to do"),
+    (["--train", "--bsize", "0"], "batch_size must be positive"),
+    (["--train", "--maxepoch", "-1"], "max_epoch must be positive"),
+    (["--train", "--dist_type", "cauchy"], "dist_type"),
+    (["--train", "--dropout", "0"], "keep probability"),
+    (["--train_supervised", "--label"], "--label goes with --train"),
+    (["--train", "--extra"], "Unknown command line flag"),
+    (["--train", "stray"], "unexpected arguments"),
+    (["--train", "--label"], "gmm or swiss_roll"),
+])
+def test_bad_flags_give_one_line(args, expected, tiny_idx, tmp_path):
+    result = cli(*FAST, "--data_path", tiny_idx, "--save_path", str(tmp_path / "bad"), *args)
+    assert expected in one_line_error(result)
+    assert not os.path.exists(tmp_path / "bad" / "checkpoints")
+
+
+def test_missing_checkpoint_lists_the_existing_ones(gmm_run):
+    line = one_line_error(cli("--generate", "--dist_type", "gmm", "--load", "7", "--save_path", gmm_run))
+    assert "no checkpoint for epoch 7" in line and "0, 1" in line
+
+
+def test_viz_needs_a_two_dimensional_code(tiny_idx, tmp_path):
+    save = str(tmp_path / "z4")
+    ok("--train", "--ncode", "4", "--maxepoch", "1", "--data_path", tiny_idx, "--save_path", save, *FAST)
+    assert "--ncode 2" in one_line_error(cli("--viz", "--ncode", "4", "--load", "0", "--save_path", save))
+
+
+def test_untrained_save_path_is_reported(tmp_path):
+    assert "no trained model" in one_line_error(cli("--generate", "--save_path", str(tmp_path / "none")))
+
+
+def test_other_settings_on_an_existing_run_are_refused(gmm_run, tiny_idx):
+    before = sorted(os.listdir(os.path.join(gmm_run, "checkpoints")))
+    line = one_line_error(cli("--train", "--dist_type", "gaussian", "--data_path", tiny_idx,
+                              "--save_path", gmm_run, *FAST))
+    assert "other settings" in line
+    assert sorted(os.listdir(os.path.join(gmm_run, "checkpoints"))) == before
+
+
+def test_bad_data_paths(tiny_idx, tmp_path):
+    assert "not a folder" in one_line_error(cli("--train", "--data_path", str(tmp_path / "nowhere")))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "train-images-idx3-ubyte.gz" in one_line_error(cli("--train", "--data_path", str(empty)))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in os.listdir(tiny_idx):
+        data = open(os.path.join(tiny_idx, name), "rb").read()
+        (broken / name).write_bytes(data[: len(data) // 2] if name.startswith("train-images") else data)
+    assert "gzip" in one_line_error(cli("--train", "--data_path", str(broken), "--save_path", str(tmp_path / "r")))

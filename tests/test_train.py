@@ -1,0 +1,147 @@
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from aae_tf import config as config_lib
+from aae_tf import data
+from aae_tf import setups
+from aae_tf import train
+
+SMALL = dict(hidden=32, batch_size=25, validation_size=200, max_epoch=1, ncode=2)
+
+
+def make_engine(small_mnist, save_path, **overrides):
+    config = config_lib.ExperimentConfig(**dict(SMALL, **overrides))
+    setup = setups.build_setup(config, setups.prepare_data(small_mnist, config))
+    return train.Engine(setup, str(save_path))
+
+
+def test_steps_on_real_mnist_lower_the_reconstruction_loss(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path, learning_rate=1e-3)
+    before = engine.setup.evaluate()["validation_reconstruction_error"]
+    batches = engine.setup.train_batches(0).repeat()
+    for batch in batches.take(80):
+        logs = engine.train_step(batch)
+    after = engine.setup.evaluate()["validation_reconstruction_error"]
+    assert set(logs) == {"reconstruction_loss", "z_discriminator_loss", "z_generator_loss"}
+    assert after < 0.8 * before
+    assert int(engine.step.numpy()) == 80
+
+
+def test_each_phase_trains_only_its_own_networks(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path)
+    names = {p.name: p.networks for p in engine.setup.phases}
+    assert names == {"reconstruction": ("encoder", "decoder"), "discriminator": ("discriminator",),
+                     "generator": ("encoder",)}
+    disc_before = [v.numpy().copy() for v in engine.setup.networks["discriminator"].trainable_variables]
+    phase = engine.setup.phases[0]
+    batch = next(iter(engine.setup.train_batches(0)))
+    variables = [v for n in phase.networks for v in engine.setup.networks[n].trainable_variables]
+    with tf.GradientTape() as tape:
+        loss, _ = phase.loss_fn(batch, tf.constant([1, 2]))
+    phase.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    for old, new in zip(disc_before, engine.setup.networks["discriminator"].trainable_variables):
+        np.testing.assert_array_equal(old, new.numpy())
+
+
+def test_label_mode_discriminator_sees_code_and_n_plus_one_classes(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path, mode="label", dist_type="gmm", nlabel=300)
+    disc = engine.setup.networks["discriminator"]
+    assert disc.layers[0].kernel.shape == (2 + 11, 32)
+    assert engine.setup.steps_per_epoch == 1000 // 25
+    batch = next(iter(engine.setup.train_batches(0)))
+    assert batch["labeled"].dtype == tf.bool and 0 < batch["labeled"].numpy().sum() < 25
+
+
+def test_semisupervised_discriminators_and_phases(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path, mode="semisupervised", ncode=5, nlabel=50)
+    nets = engine.setup.networks
+    assert nets["discriminator"].layers[0].kernel.shape == (5, 32)
+    assert nets["label_discriminator"].layers[0].kernel.shape == (10, 32)
+    assert [p.name for p in engine.setup.phases] == ["reconstruction", "discriminator", "generator",
+                                                     "classification"]
+    batch = next(iter(engine.setup.train_batches(0)))
+    assert batch["labeled_image"].shape == (25, 28, 28, 1) and batch["image"].shape == (25, 28, 28, 1)
+    logs = engine.train_step(batch)
+    assert {"classification_loss", "y_generator_loss", "y_discriminator_loss"} <= set(logs)
+    assert set(engine.setup.evaluate()) >= {"test_error", "validation_error"}
+
+
+def test_checkpoint_round_trip_and_resume(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path)
+    assert engine.restore_latest() == 0
+    metrics = engine.fit(verbose=False)
+    assert metrics["epoch"] == 0 and os.path.exists(tmp_path / "metrics.json")
+    weights = [v.numpy() for v in engine.setup.networks["encoder"].weights]
+
+    fresh = make_engine(small_mnist, tmp_path)
+    fresh.restore_epoch(0)
+    for old, new in zip(weights, fresh.setup.networks["encoder"].weights):
+        np.testing.assert_array_equal(old, new.numpy())
+
+    resumed = make_engine(small_mnist, tmp_path, max_epoch=2)
+    assert resumed.restore_latest() == 1
+    step_before = int(resumed.step.numpy())
+    assert step_before == engine.setup.steps_per_epoch
+    resumed.fit(verbose=False)
+    assert resumed.available_epochs() == [0, 1]
+    assert int(resumed.step.numpy()) == 2 * step_before
+    with pytest.raises(train.CheckpointError, match="epochs with checkpoints: 0, 1"):
+        resumed.restore_epoch(5)
+
+
+def test_checkpoint_of_another_architecture_is_refused(small_mnist, tmp_path):
+    make_engine(small_mnist, tmp_path).fit(verbose=False)
+    other = make_engine(small_mnist, tmp_path, ncode=3)
+    with pytest.raises(train.CheckpointError, match="does not fit"):
+        other.restore_latest()
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path)
+    engine.fit(verbose=False)
+    index = tmp_path / "checkpoints" / "ckpt-0.index"
+    saved = index.read_bytes()
+
+    poisoned = make_engine(small_mnist, tmp_path, max_epoch=2)
+    poisoned.restore_latest()
+    phase = poisoned.setup.phases[1]
+    original = phase.loss_fn
+
+    def exploding(batch, seed):
+        loss, logs = original(batch, seed)
+        blown = tf.where(poisoned.step >= poisoned.setup.steps_per_epoch + 3, np.nan, 0.0)
+        return loss + blown, dict(logs, z_discriminator_loss=logs["z_discriminator_loss"] + blown)
+    phase.loss_fn = exploding
+    with pytest.raises(train.TrainingDiverged, match=r"z_discriminator_loss became nan at epoch 1 step 3"):
+        poisoned.fit(verbose=False)
+    assert poisoned.available_epochs() == [0]
+    assert index.read_bytes() == saved
+
+
+def test_default_strategy_scope_builds_and_runs(small_mnist, tmp_path):
+    strategy = tf.distribute.get_strategy()
+    config = config_lib.ExperimentConfig(**SMALL)
+    with strategy.scope():
+        setup = setups.build_setup(config, setups.prepare_data(small_mnist, config))
+    engine = train.Engine(setup, str(tmp_path), strategy=strategy)
+    logs = engine.train_step(next(iter(setup.train_batches(0))))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+
+
+def test_label_mode_needs_a_mixture_prior(small_mnist):
+    config = config_lib.ExperimentConfig(**dict(SMALL, mode="label"))
+    with pytest.raises(ValueError, match="gmm or swiss_roll"):
+        setups.build_setup(config, setups.prepare_data(small_mnist, config))
+
+
+def test_shuffling_is_seeded_per_epoch(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path)
+    first = next(iter(engine.setup.train_batches(0)))["label"].numpy()
+    again = next(iter(engine.setup.train_batches(0)))["label"].numpy()
+    other = next(iter(engine.setup.train_batches(1)))["label"].numpy()
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert data.NUM_CLASSES == 10
