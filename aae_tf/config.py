@@ -3,7 +3,7 @@
 import dataclasses
 import json
 
-MODES = ("unsupervised", "label", "supervised", "semisupervised", "cluster", "dimreduce")
+MODES = ("unsupervised", "label", "supervised", "semisupervised", "cluster", "dimreduce", "vae")
 
 # Settings that fix the networks' shapes: a checkpoint can only be restored
 # into a configuration that agrees on all of them.
@@ -18,7 +18,8 @@ class ExperimentConfig:
       mode: which model (see MODES): ``unsupervised`` (Fig. 1-2), ``label``
         (label information in the regularization, Fig. 3-4), ``supervised``
         (Fig. 6-7), ``semisupervised`` (Fig. 8, Table 2), ``cluster``
-        (Section 6, Table 3), ``dimreduce`` (Section 7).
+        (Section 6, Table 3), ``dimreduce`` (Section 7), ``vae`` (the
+        variational autoencoder the paper compares with in Fig. 2).
       ncode: dimension of the style code z.
       dist_type: prior on z: gaussian, gmm or swiss_roll.
       learning_rate: initial Adam learning rate, divided by 10 at each of

@@ -8,10 +8,13 @@ message; the scripts print it and exit non-zero.
 import json
 import os
 
+import numpy as np
+
 import tensorflow as tf
 
 from aae_tf import config as config_lib
 from aae_tf import data as data_lib
+from aae_tf import evaluation
 from aae_tf import plots
 from aae_tf import priors
 from aae_tf import setups
@@ -159,7 +162,7 @@ def viz(engine, save_path, mnist, grid=20):
     path = os.path.join(save_path, "latent.png")
     plots.save_latent(path, out["code"].numpy(), mnist.test_labels, title=f"{config.mode}, {config.dist_type} prior")
     written.append(path)
-    if config.mode not in ("unsupervised", "label"):
+    if config.mode not in ("unsupervised", "label", "vae"):
         return written
     if config.dist_type == "gaussian":
         path = os.path.join(save_path, "manifold.png")
@@ -191,3 +194,63 @@ def _cluster_heads(setup, save_path, n_styles=10, seed=0):
     plots.save_grid(path, images, ncat, n_styles)
     return path
 
+
+
+def _update_metrics(save_path, new):
+    path = os.path.join(save_path, train_lib.METRICS_FILE)
+    metrics = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            metrics = json.load(f)
+    metrics.update(new)
+    train_lib.write_json_atomically(path, metrics)
+    return metrics
+
+
+def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0):
+    """Parzen-window log-likelihood of the test images (paper Table 1), added to metrics.json.
+
+    ``n_samples`` images decoded from prior samples are the window centers;
+    the width is chosen on ``n_validation`` held-out training images and the
+    10,000 test images are scored with it. Pixels are on the [0, 1] scale of
+    the GAN paper's protocol, so the figure is comparable with Table 1.
+
+    Returns:
+      The Parzen metrics.
+    """
+    setup = engine.setup
+    seeds = tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_samples // 1000 + 1)
+    samples = np.concatenate([setup.sample_images(1000, tf.cast(seeds[i], tf.int32)).numpy()
+                              for i in range(int(np.ceil(n_samples / 1000)))])[:n_samples]
+    validation = setups.prepare_data(mnist, setup.config).validation[0][:n_validation]
+    if len(validation) == 0:
+        raise UserError("--parzen chooses its window width on validation images: use a --validation_size above 0")
+
+    def flat_unit(images):
+        return ((np.asarray(images, np.float32) + 1.0) / 2.0).reshape(len(images), -1)
+
+    result = evaluation.parzen_log_likelihood(
+        flat_unit(samples), flat_unit(data_lib.to_float_images(validation).numpy()),
+        flat_unit(data_lib.to_float_images(mnist.test_images).numpy()))
+    result.update(parzen_samples=int(n_samples))
+    _update_metrics(save_path, result)
+    return result
+
+
+def test_vae(engine, save_path, mnist):
+    """Scores a VAE on the test images (negative ELBO per image) and draws their reconstructions."""
+    setup = engine.setup
+    images = data_lib.to_float_images(mnist.test_images)
+    seeds = tf.constant([[0, 4]], tf.int32)
+    totals = {}
+    for start in range(0, len(mnist.test_images), 1000):
+        batch = {"image": images[start:start + 1000]}
+        _, logs = setup.phases[0].loss_fn(batch, seeds[0])
+        for k, v in logs.items():
+            totals[k] = totals.get(k, 0.0) + float(v) * len(batch["image"])
+    result = {f"test_{k}": v / len(mnist.test_images) for k, v in totals.items()}
+    path = os.path.join(save_path, "test_reconstruction.png")
+    pairs = np.concatenate([images[:50].numpy(), setup.reconstruct(images[:50], mnist.test_labels[:50]).numpy()])
+    plots.save_grid(path, pairs, 10, 10)
+    _update_metrics(save_path, result)
+    return result, path

@@ -144,7 +144,7 @@ def _n_label_code(config):
     if config.mode == "cluster":
         return config.ncluster
     if config.mode == "dimreduce":
-        return NUM_CLASSES if config.nlabel != 0 else config.ncluster
+        return config.ncluster  # 10 (one per digit) when it has labels
     return 0
 
 
@@ -157,8 +157,9 @@ def build_networks(config):
                                   variational=config.variational_encoder, name="encoder"),
         "decoder": models.Decoder(data_lib.IMAGE_SHAPE, hidden=config.hidden, dropout_rate=rate,
                                   name="decoder"),
-        "discriminator": models.Discriminator(hidden=config.hidden, name="discriminator"),
     }
+    if config.mode != "vae":
+        nets["discriminator"] = models.Discriminator(hidden=config.hidden, name="discriminator")
     if ncat:
         nets["label_discriminator"] = models.Discriminator(hidden=config.hidden, name="label_discriminator")
     if config.mode == "dimreduce":
@@ -175,8 +176,9 @@ def build_networks(config):
     elif config.mode == "dimreduce":
         decoder_in = nets["cluster_heads"](out["label_code"]) + decoder_in
     nets["decoder"](decoder_in)
-    disc_width = config.ncode + (NUM_CLASSES + 1 if config.mode == "label" else 0)
-    nets["discriminator"](tf.zeros((2, disc_width)))
+    if "discriminator" in nets:
+        disc_width = config.ncode + (NUM_CLASSES + 1 if config.mode == "label" else 0)
+        nets["discriminator"](tf.zeros((2, disc_width)))
     if ncat:
         nets["label_discriminator"](tf.zeros((2, ncat)))
     return nets
@@ -199,6 +201,8 @@ def build_setup(config, training_data, steps_per_epoch=None):
     mode = config.mode
     if mode == "label" and config.dist_type == "gaussian":
         raise ValueError("--label needs a prior with one component per digit: use --dist_type gmm or swiss_roll")
+    if mode == "vae" and not config.variational_encoder:
+        raise ValueError("the VAE needs the Gaussian (variational) encoder")
     prior = priors.make_prior(config.dist_type, config.ncode, NUM_CLASSES)
     nets = build_networks(config)
     ncat = nets["encoder"].ncat
@@ -217,15 +221,19 @@ def build_setup(config, training_data, steps_per_epoch=None):
         s_noise, s_code = _split(seed, 2)
         return encoder(_noisy(images, noise, s_noise), training=True, seed=s_code)
 
-    def decoder_input(out, labels=None):
-        """The decoder's input for the encoder's output ``out``: what the mode passes on."""
+    def label_code_for_decoder(out, labels):
+        """The label part of the decoder's input: the true label when supervised, else q(y|x)."""
         if mode == "supervised":
-            return tf.concat([out["style_code"], tf.one_hot(labels, NUM_CLASSES)], -1)
-        if mode in ("semisupervised", "cluster"):
-            return tf.concat([out["style_code"], out["label_code"]], -1)
-        if mode == "dimreduce":
-            return nets["cluster_heads"](out["label_code"]) + out["style_code"]
-        return out["style_code"]
+            return tf.one_hot(labels, NUM_CLASSES)
+        return out.get("label_code")
+
+    def decode(code, label_code=None, training=False):
+        """What the mode passes to the decoder: the code, joined with the label code or moved to its cluster head."""
+        if mode in ("supervised", "semisupervised", "cluster"):
+            code = tf.concat([code, label_code], -1)
+        elif mode == "dimreduce" and label_code is not None:
+            code = nets["cluster_heads"](label_code) + code
+        return decoder(code, training=training)
 
     def z_features(code, batch):
         """What the z discriminator sees: the code, joined in label mode with a one-hot of N+1 classes."""
@@ -249,7 +257,7 @@ def build_setup(config, training_data, steps_per_epoch=None):
 
     def reconstruction(batch, seed):
         out = encode_train(batch["image"], seed)
-        recon = decoder(decoder_input(out, batch.get("label")), training=True)
+        recon = decode(out["style_code"], label_code_for_decoder(out, batch.get("label")), training=True)
         rec = losses.reconstruction_loss(batch["image"], recon)
         logs = {"reconstruction_loss": rec}
         loss = config.encw * rec
@@ -293,11 +301,25 @@ def build_setup(config, training_data, steps_per_epoch=None):
         cls = losses.classification_loss(batch["labeled_label"], out["label_logits"])
         return config.clsw * cls, {"classification_loss": cls}
 
+    def negative_elbo(batch, seed):
+        s_enc, s_kl = _split(seed, 2)
+        out = encode_train(batch["image"], s_enc)
+        rec = losses.vae_reconstruction_loss(batch["image"], decode(out["style_code"], training=True))
+        if config.dist_type == "gaussian":
+            kl = losses.gaussian_kl(out["mean"], out["log_std"])
+        else:  # no closed form for a mixture: one-sample Monte Carlo estimate
+            kl = losses.monte_carlo_kl(out["style_code"], out["mean"], out["log_std"],
+                                       prior.distribution.log_prob(out["style_code"]))
+        return rec + kl, {"reconstruction_loss": rec, "kl_divergence": kl, "negative_elbo": rec + kl}
+
     ae_nets = ("encoder", "decoder") + (("cluster_heads",) if mode == "dimreduce" else ())
     disc_nets = ("discriminator",) + (("label_discriminator",) if ncat else ())
-    phases = [Phase("reconstruction", ae_nets, reconstruction, _adam(config, steps)),
-              Phase("discriminator", disc_nets, discriminators, _adam(config, steps)),
-              Phase("generator", ("encoder",), generator, _adam(config, steps))]
+    if mode == "vae":
+        phases = [Phase("elbo", ae_nets, negative_elbo, _adam(config, steps))]
+    else:
+        phases = [Phase("reconstruction", ae_nets, reconstruction, _adam(config, steps)),
+                  Phase("discriminator", disc_nets, discriminators, _adam(config, steps)),
+                  Phase("generator", ("encoder",), generator, _adam(config, steps))]
     if uses_classifier:
         phases.append(Phase("classification", ("encoder",), classification, _adam(config, steps)))
     for phase in phases:
@@ -329,21 +351,6 @@ def build_setup(config, training_data, steps_per_epoch=None):
         else:
             out["code"] = out["mean"]
         return out
-
-    def decode(code, label_code=None):
-        if mode in ("supervised", "semisupervised", "cluster"):
-            code = tf.concat([code, label_code], -1)
-        elif mode == "dimreduce" and label_code is not None:
-            code = nets["cluster_heads"](label_code) + code
-        return decoder(code, training=False)
-
-    def label_code_for_decoder(out, labels):
-        """The label part of the decoder's input at evaluation: the true label when supervised."""
-        if mode == "supervised":
-            return tf.one_hot(labels, NUM_CLASSES)
-        return out.get("label_code")
-
-    clusters_without_labels = mode == "cluster" or (mode == "dimreduce" and not uses_classifier)
 
     def reconstruct(images, labels):
         out = encode(images)

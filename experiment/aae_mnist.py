@@ -22,9 +22,12 @@ FLAGS = flags.FLAGS
 flags.DEFINE_bool("train", False, "Train the model of Fig. 1 and 3 in the paper.")
 flags.DEFINE_bool("train_supervised", False, "Train the supervised model of Fig. 6.")
 flags.DEFINE_bool("train_semisupervised", False, "Train the semi-supervised model of Fig. 8.")
+flags.DEFINE_bool("train_cluster", False, "Train the unsupervised clustering model of Section 6.")
+flags.DEFINE_bool("train_dimreduce", False, "Train the dimensionality reduction model of Section 7.")
 flags.DEFINE_bool("label", False, "Give label information to the adversarial regularization (Fig. 3).")
 flags.DEFINE_bool("generate", False, "Decode random prior samples of a trained model.")
 flags.DEFINE_bool("viz", False, "Draw the latent space and the learned manifold (only with --ncode 2).")
+flags.DEFINE_bool("parzen", False, "Parzen-window log-likelihood of the test images (Table 1).")
 flags.DEFINE_bool("supervise", False, "With --generate: draw the supervised model's style/digit grid (Fig. 7).")
 flags.DEFINE_integer("load", 99, "Epoch (counted from 0) of the checkpoint to restore for --generate / --viz.")
 flags.DEFINE_integer("ncode", 2, "Dimension of the code z.")
@@ -44,7 +47,11 @@ flags.DEFINE_float("ydisw", 6.0, "Weight of the y discriminator loss.")
 flags.DEFINE_string("save_path", None, "Folder of the run (default: runs/<model>, named after the flags).")
 flags.DEFINE_string("data_path", None, "Folder with the four MNIST IDX files (default: found offline).")
 flags.DEFINE_integer("nlabel", None, "Training images that keep their label; -1 for all "
-                     "(default: 10000 with --label, 1000 with --train_semisupervised).")
+                     "(default: 10000 with --label, 1000 with --train_semisupervised and --train_dimreduce; "
+                     "0 makes --train_dimreduce unsupervised).")
+flags.DEFINE_integer("ncluster", None, "Clusters of --train_cluster (default 16) and of an unsupervised "
+                     "--train_dimreduce (default 20; 10 when it has labels).")
+flags.DEFINE_float("eta", 1.0, "Distance below which --train_dimreduce pushes two cluster heads apart.")
 flags.DEFINE_integer("validation_size", 10000, "Training images held out for model choice.")
 flags.DEFINE_enum("encoder", "deterministic", ["deterministic", "gaussian"],
                   "deterministic (the paper) or gaussian (the reference's reparameterized encoder).")
@@ -53,10 +60,12 @@ flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
 flags.DEFINE_bool("tfds_download", False, "Let tensorflow-datasets download MNIST (needs internet).")
 
 NOISE_STD = 0.6
-DEFAULT_NLABEL = {"label": 10000, "semisupervised": 1000}
+DEFAULT_NLABEL = {"label": 10000, "semisupervised": 1000, "dimreduce": 1000, "cluster": 0}
+DEFAULT_NCLUSTER = {"cluster": 16, "dimreduce": 20}
 TRAIN_MODES = {"train": "unsupervised", "train_supervised": "supervised",
-               "train_semisupervised": "semisupervised"}
-ACTIONS = ("generate", "viz")
+               "train_semisupervised": "semisupervised", "train_cluster": "cluster",
+               "train_dimreduce": "dimreduce"}
+ACTIONS = ("generate", "viz", "parzen")
 
 
 def fail(message, code=2):
@@ -73,7 +82,7 @@ def chosen_mode():
     if trains and actions:
         fail(f"--{trains[0]} cannot be combined with --{actions[0]}: train first, then run --{actions[0]}")
     if not trains and not actions:
-        fail("nothing to do: pass one of --train, --train_supervised, --train_semisupervised, --generate, --viz")
+        fail("nothing to do: pass one of " + ", ".join("--" + n for n in (*TRAIN_MODES, *ACTIONS)))
     if FLAGS.label and trains and trains[0] != "train":
         fail("--label goes with --train (the model of Fig. 3)")
     if FLAGS.supervise and not actions:
@@ -89,11 +98,13 @@ def chosen_mode():
     return mode, bool(trains)
 
 
-def default_save_path(mode, nlabel):
+def default_save_path(mode, nlabel, ncluster):
     if mode in ("unsupervised", "label"):
         name = f"aae_{mode}_{FLAGS.dist_type}_z{FLAGS.ncode}"
     elif mode == "supervised":
         name = f"aae_supervised_z{FLAGS.ncode}"
+    elif mode == "cluster":
+        name = f"aae_cluster_k{ncluster}_z{FLAGS.ncode}"
     else:
         name = f"aae_{mode}_z{FLAGS.ncode}_labels{nlabel}"
     return os.path.join("runs", name)
@@ -102,6 +113,13 @@ def default_save_path(mode, nlabel):
 def make_config(mode):
     from aae_tf.config import ExperimentConfig
     nlabel = FLAGS.nlabel if FLAGS.nlabel is not None else DEFAULT_NLABEL.get(mode, -1)
+    ncluster = FLAGS.ncluster if FLAGS.ncluster is not None else DEFAULT_NCLUSTER.get(mode, 16)
+    if mode == "cluster" and nlabel != 0:
+        fail("--train_cluster is unsupervised: it uses no labels (leave --nlabel out)")
+    if mode == "dimreduce" and nlabel != 0:
+        if FLAGS.ncluster not in (None, 10):
+            fail("--train_dimreduce with labels has one cluster per digit: leave --ncluster out, or pass --nlabel 0")
+        ncluster = 10
     try:
         return ExperimentConfig(
             mode=mode, ncode=FLAGS.ncode, dist_type=FLAGS.dist_type, learning_rate=FLAGS.lr,
@@ -109,7 +127,7 @@ def make_config(mode):
             batch_size=FLAGS.bsize, max_epoch=FLAGS.maxepoch, encw=FLAGS.encw, genw=FLAGS.genw,
             disw=FLAGS.disw, clsw=FLAGS.clsw, ygenw=FLAGS.ygenw, ydisw=FLAGS.ydisw, nlabel=nlabel,
             variational_encoder=FLAGS.encoder == "gaussian", hidden=FLAGS.hidden,
-            validation_size=FLAGS.validation_size, seed=FLAGS.seed)
+            validation_size=FLAGS.validation_size, seed=FLAGS.seed, ncluster=ncluster, eta=FLAGS.eta)
     except ValueError as e:
         fail(f"{e} (check the flags)")
 
@@ -135,7 +153,7 @@ def main(argv):
         fail(f"unexpected arguments: {' '.join(argv[1:])}")
     mode, training = chosen_mode()
     config = make_config(mode)
-    save_path = FLAGS.save_path or default_save_path(mode, config.nlabel)
+    save_path = FLAGS.save_path or default_save_path(mode, config.nlabel, config.ncluster)
     from aae_tf import run
     try:
         if training:
@@ -153,6 +171,11 @@ def main(argv):
             written.append(run.generate(engine, save_path, supervise=FLAGS.supervise, seed=FLAGS.seed))
         if FLAGS.viz:
             written.extend(run.viz(engine, save_path, mnist))
+        if FLAGS.parzen:
+            result = run.parzen(engine, save_path, mnist)
+            print(f"Parzen log-likelihood of the test images: {result['log_likelihood']:.1f} "
+                  f"+- {result['log_likelihood_sem']:.1f} nats (window {result['parzen_sigma']:.3f})")
+            written.append(os.path.join(save_path, "metrics.json"))
         print("wrote " + ", ".join(written))
     except run.UserError as e:
         fail(str(e), code=1)

@@ -1,0 +1,91 @@
+"""The variational autoencoder the paper compares with (Fig. 2), as in the reference repository.
+
+  python experiment/vae_mnist.py --train --ncode 2
+  python experiment/vae_mnist.py --viz --load 99      # latent.png, beside the AAE's
+  python experiment/vae_mnist.py --test --load 99     # negative ELBO of the test images
+
+Built from the same encoder (in its Gaussian form), decoder, priors, data,
+training engine and checkpoints as the adversarial autoencoder. The KL term
+is in closed form for the Gaussian prior and a one-sample Monte Carlo
+estimate for the mixture, which has none.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_bool("train", False, "Train the VAE.")
+flags.DEFINE_bool("generate", False, "Decode random prior samples (generate_im.png).")
+flags.DEFINE_bool("viz", False, "Draw the latent space and the manifold (only with --ncode 2).")
+flags.DEFINE_bool("test", False, "Negative ELBO of the test images and their reconstructions.")
+flags.DEFINE_integer("load", 99, "Epoch (counted from 0) of the checkpoint to restore.")
+flags.DEFINE_float("lr", 1e-3, "Initial learning rate.")
+flags.DEFINE_integer("ncode", 2, "Dimension of the code z.")
+flags.DEFINE_integer("bsize", 128, "Batch size.")
+flags.DEFINE_integer("maxepoch", 100, "Number of epochs to train.")
+flags.DEFINE_enum("dist_type", "gaussian", ["gaussian", "gmm"], "Prior p(z).")
+flags.DEFINE_string("save_path", None, "Folder of the run (default: runs/vae_<dist_type>_z<ncode>).")
+flags.DEFINE_string("data_path", None, "Folder with the four MNIST IDX files (default: found offline).")
+flags.DEFINE_integer("validation_size", 10000, "Training images held out.")
+flags.DEFINE_integer("hidden", 1000, "Units in each hidden layer.")
+flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
+
+ACTIONS = ("generate", "viz", "test")
+
+
+def fail(message, code=2):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    actions = [a for a in ACTIONS if FLAGS[a].value]
+    if FLAGS.train and actions:
+        fail(f"--train cannot be combined with --{actions[0]}: train first, then run --{actions[0]}")
+    if not FLAGS.train and not actions:
+        fail("nothing to do: pass one of --train, --generate, --viz, --test")
+    from aae_tf import run
+    from aae_tf.config import ExperimentConfig
+    try:
+        # beta1 0.9: the usual Adam for a VAE, which has no adversary to balance.
+        config = ExperimentConfig(mode="vae", ncode=FLAGS.ncode, dist_type=FLAGS.dist_type, learning_rate=FLAGS.lr,
+                                  beta1=0.9, batch_size=FLAGS.bsize, max_epoch=FLAGS.maxepoch,
+                                  variational_encoder=True, hidden=FLAGS.hidden,
+                                  validation_size=FLAGS.validation_size, seed=FLAGS.seed)
+    except ValueError as e:
+        fail(f"{e} (check the flags)")
+    save_path = FLAGS.save_path or os.path.join("runs", f"vae_{FLAGS.dist_type}_z{FLAGS.ncode}")
+    try:
+        mnist = run.load_data(FLAGS.data_path)
+        if FLAGS.train:
+            print(f"MNIST from {mnist.source}; writing to {save_path}")
+            run.train(config, save_path, mnist, extra_flags={"data_path": FLAGS.data_path})
+            return
+        engine = run.restore_trained(config, save_path, mnist, FLAGS.load)
+        written = []
+        if FLAGS.generate:
+            written.append(run.generate(engine, save_path, seed=FLAGS.seed))
+        if FLAGS.viz:
+            written.extend(run.viz(engine, save_path, mnist))
+        if FLAGS.test:
+            result, path = run.test_vae(engine, save_path, mnist)
+            print(f"test negative ELBO: {result['test_negative_elbo']:.2f} per image "
+                  f"(reconstruction {result['test_reconstruction_loss']:.2f}, KL {result['test_kl_divergence']:.2f})")
+            written.append(path)
+        print("wrote " + ", ".join(written))
+    except run.UserError as e:
+        fail(str(e), code=1)
+    except KeyboardInterrupt:
+        fail(f"interrupted; run the same command again to resume from the last checkpoint in {save_path}", 130)
+
+
+if __name__ == "__main__":
+    app.run(main)
