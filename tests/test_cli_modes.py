@@ -1,0 +1,104 @@
+"""One short run of every further experiment through the command line, on real MNIST."""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+from test_cli import FAST, cli, ok, one_line_error, png_shape
+
+VAE = os.path.join(ROOT, "experiment", "vae_mnist.py")
+
+
+def metrics_of(save):
+    with open(os.path.join(save, "metrics.json")) as f:
+        return json.load(f)
+
+
+def train(tiny_idx, save, *args):
+    return ok(*args, "--maxepoch", "1", "--data_path", tiny_idx, "--save_path", save, *FAST)
+
+
+def test_label_gmm_and_its_component_manifolds(tiny_idx, tmp_path):
+    save = str(tmp_path / "label")
+    train(tiny_idx, save, "--train", "--label", "--dist_type", "gmm", "--nlabel", "500")
+    with open(os.path.join(save, "flags.json")) as f:
+        assert json.load(f)["mode"] == "label"
+    ok("--viz", "--generate", "--label", "--dist_type", "gmm", "--load", "0", "--save_path", save)
+    assert png_shape(os.path.join(save, "manifold_9.png")) == (280, 280)
+    assert os.path.exists(os.path.join(save, "generate_im.png"))
+
+
+def test_label_swiss_roll_walks_the_roll(tiny_idx, tmp_path):
+    save = str(tmp_path / "roll")
+    train(tiny_idx, save, "--train", "--label", "--dist_type", "swiss_roll")
+    ok("--viz", "--label", "--dist_type", "swiss_roll", "--load", "0", "--save_path", save)
+    assert png_shape(os.path.join(save, "manifold_swiss_roll.png")) == (280, 280)
+
+
+def test_supervised_style_grid(tiny_idx, tmp_path):
+    save = str(tmp_path / "sup")
+    train(tiny_idx, save, "--train_supervised")
+    ok("--generate", "--supervise", "--load", "0", "--save_path", save)
+    assert png_shape(os.path.join(save, "sample_style.png")) == (280, 280)
+
+
+def test_semisupervised_reports_test_error(tiny_idx, tmp_path):
+    save = str(tmp_path / "semi")
+    result = train(tiny_idx, save, "--train_semisupervised", "--ncode", "10", "--nlabel", "100")
+    metrics = metrics_of(save)
+    assert 0.0 <= metrics["test_error"] <= 100.0 and "validation_error" in metrics
+    assert f"test error: {metrics['test_error']:.2f}%" in result.stdout
+    assert "--ncode 2" in one_line_error(cli("--viz", "--load", "0", "--save_path", save))
+    ok("--generate", "--load", "0", "--save_path", save)
+
+
+def test_cluster_reports_error_and_draws_heads(tiny_idx, tmp_path):
+    save = str(tmp_path / "cluster")
+    train(tiny_idx, save, "--train_cluster", "--ncluster", "16", "--ncode", "5")
+    assert 0.0 <= metrics_of(save)["test_error"] <= 100.0
+    ok("--viz", "--load", "0", "--save_path", save)
+    assert png_shape(os.path.join(save, "cluster_heads.png")) == (16 * 28, 10 * 28)
+    assert "leave --nlabel out" in one_line_error(cli("--train_cluster", "--nlabel", "10"))
+
+
+def test_dimreduce_unsupervised_and_its_representation(tiny_idx, tmp_path):
+    save = str(tmp_path / "dim")
+    train(tiny_idx, save, "--train_dimreduce", "--nlabel", "0")
+    metrics = metrics_of(save)
+    assert "cluster_head_cost" in metrics and 0.0 <= metrics["test_error"] <= 100.0
+    with open(os.path.join(save, "flags.json")) as f:
+        assert json.load(f)["ncluster"] == 20
+    ok("--viz", "--load", "0", "--save_path", save)
+    assert os.path.exists(os.path.join(save, "latent.png"))
+
+
+def test_parzen_adds_likelihood_to_metrics(tiny_idx, tmp_path):
+    save = str(tmp_path / "parzen")
+    train(tiny_idx, save, "--train", "--ncode", "8")
+    result = ok("--parzen", "--load", "0", "--save_path", save)
+    metrics = metrics_of(save)
+    assert "Parzen log-likelihood" in result.stdout
+    assert metrics["log_likelihood_sem"] > 0 and metrics["parzen_samples"] == 10000
+    assert metrics["reconstruction_loss"] > 0  # the training metrics are kept
+
+
+def test_vae_trains_and_draws(tiny_idx, tmp_path):
+    save = str(tmp_path / "vae")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    common = ["--save_path", save, "--data_path", tiny_idx, "--hidden", "32", "--validation_size", "200"]
+
+    def vae(*args):
+        return subprocess.run([sys.executable, VAE, *args, *common], capture_output=True, text=True, env=env,
+                              timeout=600)
+    trained = vae("--train", "--maxepoch", "1", "--bsize", "50", "--dist_type", "gmm")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert "kl_divergence" in metrics_of(save)
+    drawn = vae("--viz", "--test", "--generate", "--load", "0", "--dist_type", "gmm")
+    assert drawn.returncode == 0, drawn.stderr[-2000:]
+    for name in ("latent.png", "generate_im.png", "test_reconstruction.png", "manifold_0.png"):
+        assert os.path.exists(os.path.join(save, name))
+    assert metrics_of(save)["test_negative_elbo"] > 0
+    bad = vae("--train", "--viz")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "cannot be combined" in bad.stderr
