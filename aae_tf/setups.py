@@ -214,6 +214,8 @@ def build_setup(config, training_data, steps_per_epoch=None):
     uses_classifier = mode in ("semisupervised", "dimreduce") and len(labeled_idx) > 0 and config.nlabel != 0
     if mode == "semisupervised" and not uses_classifier:
         raise ValueError("--train_semisupervised needs labeled images: set --nlabel above 0")
+    if uses_classifier and ncat != NUM_CLASSES:
+        raise ValueError(f"a label code trained on digit labels needs {NUM_CLASSES} categories, not {ncat}")
     encoder, decoder = nets["encoder"], nets["decoder"]
     noise = config.input_noise_std
 

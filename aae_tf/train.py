@@ -43,6 +43,30 @@ def to_unit_range(images):
     return tf.clip_by_value((tf.convert_to_tensor(images) + 1.0) / 2.0, 0.0, 1.0)
 
 
+BEST_KEYS = ("best_epoch", "best_validation_error", "test_error_at_best_validation")
+
+
+def _previous_best(metrics_path):
+    if not os.path.exists(metrics_path):
+        return {}
+    with open(metrics_path) as f:
+        previous = json.load(f)
+    return {k: previous[k] for k in BEST_KEYS if k in previous}
+
+
+def _track_best(best, metrics):
+    """Model choice on the validation set only: remembers the epoch with the lowest validation error.
+
+    The test error of that epoch is reported beside it, never used to choose.
+    """
+    if "validation_error" not in metrics:
+        return best
+    if not best or metrics["validation_error"] < best["best_validation_error"]:
+        return {"best_epoch": metrics["epoch"], "best_validation_error": metrics["validation_error"],
+                "test_error_at_best_validation": metrics.get("test_error")}
+    return best
+
+
 class Engine:
     """Trains, checkpoints and restores one Setup under one save path.
 
@@ -169,6 +193,7 @@ class Engine:
         metrics_path = os.path.join(self.save_path, METRICS_FILE)
         metrics = {}
         start = int(self.epoch.numpy())
+        best = _previous_best(metrics_path) if start else {}
         for epoch in range(start, config.max_epoch):
             if verbose:
                 print(f"Epoch {epoch + 1}/{config.max_epoch}", flush=True)
@@ -195,6 +220,8 @@ class Engine:
             metrics = {k: v / setup.steps_per_epoch for k, v in sums.items()}
             metrics.update(setup.evaluate())
             metrics.update(epoch=epoch, learning_rate=self._learning_rate())
+            best = _track_best(best, metrics)
+            metrics.update(best)
             self._epoch_summaries(eval_writer, epoch, metrics)
             self.epoch.assign(epoch + 1)
             self.manager.save(checkpoint_number=epoch)

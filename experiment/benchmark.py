@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("modes", ["unsupervised", "label", "supervised", "semisupervised", "cluster", "dimreduce"],
+flags.DEFINE_list("modes", ["unsupervised", "label", "supervised", "semisupervised", "cluster", "dimreduce", "vae"],
                   "Modes to time.")
 flags.DEFINE_integer("bsize", 128, "Batch size.")
 flags.DEFINE_integer("steps", 100, "Timed steps per mode.")
@@ -31,7 +31,8 @@ MODE_SETTINGS = {
     "supervised": dict(ncode=2),
     "semisupervised": dict(ncode=10, nlabel=1000),
     "cluster": dict(ncode=5, ncluster=16),
-    "dimreduce": dict(ncode=2, nlabel=1000),
+    "dimreduce": dict(ncode=2, nlabel=1000, ncluster=10),
+    "vae": dict(ncode=2, variational_encoder=True, beta1=0.9, learning_rate=1e-3),
 }
 
 

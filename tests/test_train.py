@@ -145,3 +145,11 @@ def test_shuffling_is_seeded_per_epoch(small_mnist, tmp_path):
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert data.NUM_CLASSES == 10
+
+
+def test_model_choice_uses_validation_only():
+    best = train._track_best({}, {"epoch": 0, "validation_error": 9.0, "test_error": 8.0})
+    best = train._track_best(best, {"epoch": 1, "validation_error": 7.0, "test_error": 9.5})
+    best = train._track_best(best, {"epoch": 2, "validation_error": 7.5, "test_error": 1.0})
+    assert best == {"best_epoch": 1, "best_validation_error": 7.0, "test_error_at_best_validation": 9.5}
+    assert train._track_best({}, {"epoch": 0, "test_error": 3.0}) == {}
