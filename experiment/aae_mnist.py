@@ -14,7 +14,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from aae_tf.cli import fail, run_guarded  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -66,11 +68,6 @@ TRAIN_MODES = {"train": "unsupervised", "train_supervised": "supervised",
                "train_semisupervised": "semisupervised", "train_cluster": "cluster",
                "train_dimreduce": "dimreduce"}
 ACTIONS = ("generate", "viz", "parzen")
-
-
-def fail(message, code=2):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(code)
 
 
 def chosen_mode():
@@ -148,39 +145,37 @@ def trained_config(config, save_path):
 
 
 def main(argv):
-    logging.set_verbosity(logging.WARNING)
-    if len(argv) > 1:
-        fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    mode, training = chosen_mode()
-    config = make_config(mode)
-    save_path = FLAGS.save_path or default_save_path(mode, config.nlabel, config.ncluster)
+    mode, training = chosen_mode() if len(argv) == 1 else (None, False)
+    config = make_config(mode) if mode else None
+    save_path = FLAGS.save_path or (default_save_path(mode, config.nlabel, config.ncluster) if config else "")
+    run_guarded(lambda: (train_command if training else draw_command)(config, save_path), save_path, argv)
+
+
+def train_command(config, save_path):
     from aae_tf import run
-    try:
-        if training:
-            mnist = run.load_data(FLAGS.data_path, FLAGS.tfds_download)
-            print(f"MNIST from {mnist.source}; writing to {save_path}")
-            metrics = run.train(config, save_path, mnist, extra_flags={"data_path": FLAGS.data_path})
-            if "test_error" in metrics:
-                print(f"test error: {metrics['test_error']:.2f}%")
-            return
-        config, trained_data_path = trained_config(config, save_path)
-        mnist = run.load_data(FLAGS.data_path or trained_data_path, FLAGS.tfds_download)
-        engine = run.restore_trained(config, save_path, mnist, FLAGS.load)
-        written = []
-        if FLAGS.generate:
-            written.append(run.generate(engine, save_path, supervise=FLAGS.supervise, seed=FLAGS.seed))
-        if FLAGS.viz:
-            written.extend(run.viz(engine, save_path, mnist))
-        if FLAGS.parzen:
-            result = run.parzen(engine, save_path, mnist)
-            print(f"Parzen log-likelihood of the test images: {result['log_likelihood']:.1f} "
-                  f"+- {result['log_likelihood_sem']:.1f} nats (window {result['parzen_sigma']:.3f})")
-            written.append(os.path.join(save_path, "metrics.json"))
-        print("wrote " + ", ".join(written))
-    except run.UserError as e:
-        fail(str(e), code=1)
-    except KeyboardInterrupt:
-        fail(f"interrupted; run the same command again to resume from the last checkpoint in {save_path}", 130)
+    mnist = run.load_data(FLAGS.data_path, FLAGS.tfds_download)
+    print(f"MNIST from {mnist.source}; writing to {save_path}")
+    metrics = run.train(config, save_path, mnist, extra_flags={"data_path": FLAGS.data_path})
+    if "test_error" in metrics:
+        print(f"test error: {metrics['test_error']:.2f}%")
+
+
+def draw_command(config, save_path):
+    from aae_tf import run
+    config, trained_data_path = trained_config(config, save_path)
+    mnist = run.load_data(FLAGS.data_path or trained_data_path, FLAGS.tfds_download)
+    engine = run.restore_trained(config, save_path, mnist, FLAGS.load)
+    written = []
+    if FLAGS.generate:
+        written.append(run.generate(engine, save_path, supervise=FLAGS.supervise, seed=FLAGS.seed))
+    if FLAGS.viz:
+        written.extend(run.viz(engine, save_path, mnist))
+    if FLAGS.parzen:
+        result = run.parzen(engine, save_path, mnist)
+        print(f"Parzen log-likelihood of the test images: {result['log_likelihood']:.1f} "
+              f"+- {result['log_likelihood_sem']:.1f} nats (window {result['parzen_sigma']:.3f})")
+        written.append(os.path.join(save_path, "metrics.json"))
+    print("wrote " + ", ".join(written))
 
 
 if __name__ == "__main__":

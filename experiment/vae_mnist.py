@@ -16,7 +16,9 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from aae_tf.cli import fail, run_guarded  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("train", False, "Train the VAE.")
@@ -38,21 +40,12 @@ flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
 ACTIONS = ("generate", "viz", "test")
 
 
-def fail(message, code=2):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(code)
-
-
 def main(argv):
-    logging.set_verbosity(logging.WARNING)
-    if len(argv) > 1:
-        fail(f"unexpected arguments: {' '.join(argv[1:])}")
     actions = [a for a in ACTIONS if FLAGS[a].value]
     if FLAGS.train and actions:
         fail(f"--train cannot be combined with --{actions[0]}: train first, then run --{actions[0]}")
     if not FLAGS.train and not actions:
         fail("nothing to do: pass one of --train, --generate, --viz, --test")
-    from aae_tf import run
     from aae_tf.config import ExperimentConfig
     try:
         # beta1 0.9: the usual Adam for a VAE, which has no adversary to balance.
@@ -63,28 +56,28 @@ def main(argv):
     except ValueError as e:
         fail(f"{e} (check the flags)")
     save_path = FLAGS.save_path or os.path.join("runs", f"vae_{FLAGS.dist_type}_z{FLAGS.ncode}")
-    try:
-        mnist = run.load_data(FLAGS.data_path)
-        if FLAGS.train:
-            print(f"MNIST from {mnist.source}; writing to {save_path}")
-            run.train(config, save_path, mnist, extra_flags={"data_path": FLAGS.data_path})
-            return
-        engine = run.restore_trained(config, save_path, mnist, FLAGS.load)
-        written = []
-        if FLAGS.generate:
-            written.append(run.generate(engine, save_path, seed=FLAGS.seed))
-        if FLAGS.viz:
-            written.extend(run.viz(engine, save_path, mnist))
-        if FLAGS.test:
-            result, path = run.test_vae(engine, save_path, mnist)
-            print(f"test negative ELBO: {result['test_negative_elbo']:.2f} per image "
-                  f"(reconstruction {result['test_reconstruction_loss']:.2f}, KL {result['test_kl_divergence']:.2f})")
-            written.append(path)
-        print("wrote " + ", ".join(written))
-    except run.UserError as e:
-        fail(str(e), code=1)
-    except KeyboardInterrupt:
-        fail(f"interrupted; run the same command again to resume from the last checkpoint in {save_path}", 130)
+    run_guarded(lambda: command(config, save_path, actions), save_path, argv)
+
+
+def command(config, save_path, actions):
+    from aae_tf import run
+    mnist = run.load_data(FLAGS.data_path)
+    if FLAGS.train:
+        print(f"MNIST from {mnist.source}; writing to {save_path}")
+        run.train(config, save_path, mnist, extra_flags={"data_path": FLAGS.data_path})
+        return
+    engine = run.restore_trained(config, save_path, mnist, FLAGS.load)
+    written = []
+    if FLAGS.generate:
+        written.append(run.generate(engine, save_path, seed=FLAGS.seed))
+    if FLAGS.viz:
+        written.extend(run.viz(engine, save_path, mnist))
+    if FLAGS.test:
+        result, path = run.test_vae(engine, save_path, mnist)
+        print(f"test negative ELBO: {result['test_negative_elbo']:.2f} per image "
+              f"(reconstruction {result['test_reconstruction_loss']:.2f}, KL {result['test_kl_divergence']:.2f})")
+        written.append(path)
+    print("wrote " + ", ".join(written))
 
 
 if __name__ == "__main__":
