@@ -98,8 +98,9 @@ class Setup:
       sample_images: ``(n, seed) -> images [n, 28, 28, 1]`` decoded from
         prior samples (with label codes cycling through the classes where the
         decoder takes one).
-      summary_batch: (float images ``[16, 28, 28, 1]``, labels ``[16]``) of
-        test images shown in TensorBoard each epoch.
+      summary_batch: (float images ``[n, 28, 28, 1]``, labels ``[n]``), the
+        first (up to) 1,000 test images: TensorBoard shows the first few and
+        the histogram of all their codes each epoch.
     """
 
     config: object
@@ -386,6 +387,6 @@ def build_setup(config, training_data, steps_per_epoch=None):
         return metrics
 
     test_images, test_labels = training_data.test
-    summary_batch = (data_lib.to_float_images(test_images[:16]), tf.constant(test_labels[:16], tf.int64))
+    summary_batch = (data_lib.to_float_images(test_images[:1000]), tf.constant(test_labels[:1000], tf.int64))
     return Setup(config, nets, phases, prior, label_prior, steps, train_batches, evaluate, encode, decode,
                  reconstruct, sample_images, summary_batch)

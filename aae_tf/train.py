@@ -165,10 +165,12 @@ class Engine:
         prior_codes = setup.prior.sample(len(labels), seed[:, 0])
         with writer.as_default(step=epoch):
             for name, value in metrics.items():
-                tf.summary.scalar(name, value)
-            tf.summary.image("input", to_unit_range(images), max_outputs=8)
-            tf.summary.image("reconstruction", to_unit_range(setup.reconstruct(images, labels)), max_outputs=8)
-            tf.summary.image("generated", to_unit_range(setup.sample_images(16, seed[:, 1])), max_outputs=8)
+                if value is not None:
+                    tf.summary.scalar(name, value)
+            tf.summary.image("input", to_unit_range(images[:8]), max_outputs=8)
+            tf.summary.image("reconstruction", to_unit_range(setup.reconstruct(images[:8], labels[:8])),
+                             max_outputs=8)
+            tf.summary.image("generated", to_unit_range(setup.sample_images(8, seed[:, 1])), max_outputs=8)
             for d in range(min(setup.config.ncode, 10)):
                 tf.summary.histogram(f"prior_z/dim{d}", prior_codes[:, d])
                 tf.summary.histogram(f"encoder_z/dim{d}", out["style_code"][:, d])

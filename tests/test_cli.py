@@ -138,3 +138,26 @@ def test_bad_data_paths(tiny_idx, tmp_path):
         data = open(os.path.join(tiny_idx, name), "rb").read()
         (broken / name).write_bytes(data[: len(data) // 2] if name.startswith("train-images") else data)
     assert "gzip" in one_line_error(cli("--train", "--data_path", str(broken), "--save_path", str(tmp_path / "r")))
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(tiny_idx, tmp_path):
+    import signal
+    import time
+    save = str(tmp_path / "killed")
+    args = [sys.executable, SCRIPT, "--train", "--data_path", tiny_idx, "--save_path", save, *FAST]
+    proc = subprocess.Popen([*args, "--maxepoch", "1000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    index = os.path.join(save, "checkpoints", "ckpt-1.index")
+    deadline = time.time() + 300
+    while not os.path.exists(index) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert os.path.exists(index)
+    with open(os.path.join(save, "checkpoints", "checkpoint")) as f:
+        latest = int(f.readline().split("ckpt-")[1].strip().strip('"'))
+    result = ok("--train", "--data_path", tiny_idx, "--save_path", save, *FAST, "--maxepoch", str(latest + 2))
+    assert f"resuming {save} after epoch {latest}" in result.stdout
+    assert os.path.exists(os.path.join(save, "checkpoints", f"ckpt-{latest + 1}.index"))
+    with open(os.path.join(save, "metrics.json")) as f:
+        assert json.load(f)["epoch"] == latest + 1
