@@ -2,12 +2,13 @@
 
 import dataclasses
 import json
+from typing import Optional
 
 MODES = ("unsupervised", "label", "supervised", "semisupervised", "cluster", "dimreduce", "vae")
 
-# Settings that fix the networks' shapes: a checkpoint can only be restored
+# Settings that fix the shapes of the networks and optimizer slots: a checkpoint can only be restored
 # into a configuration that agrees on all of them.
-ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variational_encoder")
+ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variational_encoder", "optimizer")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +26,11 @@ class ExperimentConfig:
       learning_rate: initial Adam learning rate, divided by 10 at each of
         ``lr_decay_epochs``.
       beta1: Adam's beta1 (0.5, as in the reference).
+      optimizer: ``adam`` (the reference: one Adam per phase) or ``sgd``
+        (the paper: SGD with momentum 0.9 in the reconstruction and
+        classification phases and 0.1 in the adversarial ones).
+      adversarial_learning_rate: initial learning rate of the discriminator
+        and generator phases; None means ``learning_rate``.
       dropout_keep: keep probability of dropout on the hidden layers of the
         encoder and decoder (1.0: no dropout).
       input_noise_std: standard deviation of the Gaussian noise added to the
@@ -53,6 +59,8 @@ class ExperimentConfig:
     learning_rate: float = 2e-4
     beta1: float = 0.5
     lr_decay_epochs: tuple = (100, 300)
+    optimizer: str = "adam"
+    adversarial_learning_rate: Optional[float] = None
     dropout_keep: float = 1.0
     input_noise_std: float = 0.0
     batch_size: int = 128
@@ -80,7 +88,9 @@ class ExperimentConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0.0 < self.dropout_keep <= 1.0:
             raise ValueError(f"the dropout keep probability must be in (0, 1], got {self.dropout_keep}")
-        if self.learning_rate <= 0:
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose adam or sgd")
+        if self.learning_rate <= 0 or (self.adversarial_learning_rate or 1.0) <= 0:
             raise ValueError(f"the learning rate must be positive, got {self.learning_rate}")
         if self.validation_size < 0:
             raise ValueError(f"validation_size must not be negative, got {self.validation_size}")

@@ -122,10 +122,26 @@ class Setup:
         return self.networks["encoder"].ncat
 
 
-def _adam(config, steps_per_epoch):
-    boundaries = [e * steps_per_epoch for e in config.lr_decay_epochs]
-    values = [config.learning_rate / 10 ** i for i in range(len(boundaries) + 1)]
+SGD_MOMENTUM = {"reconstruction": 0.9, "adversarial": 0.1}  # the paper's Appendix
+
+
+def _optimizer(config, steps_per_epoch, kind="reconstruction"):
+    """A phase's own optimizer; its learning rate is divided by 10 at each of ``lr_decay_epochs``.
+
+    Args:
+      kind: ``reconstruction`` (also the classification and ELBO phases) or
+        ``adversarial`` (the discriminator and generator phases).
+    """
+    initial = config.learning_rate
+    if kind == "adversarial" and config.adversarial_learning_rate is not None:
+        initial = config.adversarial_learning_rate
+    # PiecewiseConstantDecay switches after a boundary; the step counter reads e * steps_per_epoch
+    # during the first step of epoch e, so the boundary sits one step before it.
+    boundaries = [e * steps_per_epoch - 1 for e in config.lr_decay_epochs]
+    values = [initial / 10 ** i for i in range(len(boundaries) + 1)]
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=schedule, momentum=SGD_MOMENTUM[kind])
     return keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta1)
 
 
@@ -318,13 +334,13 @@ def build_setup(config, training_data, steps_per_epoch=None):
     ae_nets = ("encoder", "decoder") + (("cluster_heads",) if mode == "dimreduce" else ())
     disc_nets = ("discriminator",) + (("label_discriminator",) if ncat else ())
     if mode == "vae":
-        phases = [Phase("elbo", ae_nets, negative_elbo, _adam(config, steps))]
+        phases = [Phase("elbo", ae_nets, negative_elbo, _optimizer(config, steps))]
     else:
-        phases = [Phase("reconstruction", ae_nets, reconstruction, _adam(config, steps)),
-                  Phase("discriminator", disc_nets, discriminators, _adam(config, steps)),
-                  Phase("generator", ("encoder",), generator, _adam(config, steps))]
+        phases = [Phase("reconstruction", ae_nets, reconstruction, _optimizer(config, steps)),
+                  Phase("discriminator", disc_nets, discriminators, _optimizer(config, steps, "adversarial")),
+                  Phase("generator", ("encoder",), generator, _optimizer(config, steps, "adversarial"))]
     if uses_classifier:
-        phases.append(Phase("classification", ("encoder",), classification, _adam(config, steps)))
+        phases.append(Phase("classification", ("encoder",), classification, _optimizer(config, steps)))
     for phase in phases:
         phase.optimizer.build([v for n in phase.networks for v in nets[n].trainable_variables])
 

@@ -153,3 +153,25 @@ def test_model_choice_uses_validation_only():
     best = train._track_best(best, {"epoch": 2, "validation_error": 7.5, "test_error": 1.0})
     assert best == {"best_epoch": 1, "best_validation_error": 7.0, "test_error_at_best_validation": 9.5}
     assert train._track_best({}, {"epoch": 0, "test_error": 3.0}) == {}
+
+
+def test_paper_sgd_gives_each_phase_kind_its_momentum_and_rate(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path, optimizer="sgd", learning_rate=0.01,
+                         adversarial_learning_rate=0.1, lr_decay_epochs=(50, 1000))
+    by_name = {p.name: p.optimizer for p in engine.setup.phases}
+    assert by_name["reconstruction"].momentum == 0.9 and by_name["generator"].momentum == 0.1
+    assert float(by_name["reconstruction"].learning_rate) == pytest.approx(0.01)
+    assert float(by_name["discriminator"].learning_rate) == pytest.approx(0.1)
+    logs = engine.train_step(next(iter(engine.setup.train_batches(0))))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+
+
+def test_learning_rate_is_divided_by_ten_at_each_decay_epoch(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path, learning_rate=1e-3, lr_decay_epochs=(1, 2))
+    optimizer = engine.setup.phases[0].optimizer
+    steps = engine.setup.steps_per_epoch
+    rates = []
+    for iteration in (0, steps - 1, steps, 2 * steps, 5 * steps):
+        optimizer.iterations.assign(iteration)
+        rates.append(float(optimizer.learning_rate))
+    np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-4, 1e-5, 1e-5], rtol=1e-5)
