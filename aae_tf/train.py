@@ -157,13 +157,14 @@ class Engine:
     def _learning_rate(self):
         return float(keras.ops.convert_to_numpy(self.setup.phases[0].optimizer.learning_rate))
 
-    def _epoch_summaries(self, writer, epoch, metrics):
+    def _epoch_summaries(self, writer, metrics):
+        """Per-epoch summaries, at the global step so that they line up with the training curves."""
         setup = self.setup
         images, labels = setup.summary_batch
         seed = tf.cast(self.rng.make_seeds(2), tf.int32)
         out = setup.encode(images)
         prior_codes = setup.prior.sample(len(labels), seed[:, 0])
-        with writer.as_default(step=epoch):
+        with writer.as_default(step=int(self.step.numpy())):
             for name, value in metrics.items():
                 if value is not None:
                     tf.summary.scalar(name, value)
@@ -190,8 +191,9 @@ class Engine:
             the diverged epoch is written, so the last good one stays intact.
         """
         config, setup = self.config, self.setup
-        train_writer = tf.summary.create_file_writer(os.path.join(self.save_path, "train"))
-        eval_writer = tf.summary.create_file_writer(os.path.join(self.save_path, "eval"))
+        # Flushed every 10 s so that TensorBoard follows the run live.
+        train_writer = tf.summary.create_file_writer(os.path.join(self.save_path, "train"), flush_millis=10_000)
+        eval_writer = tf.summary.create_file_writer(os.path.join(self.save_path, "eval"), flush_millis=10_000)
         metrics_path = os.path.join(self.save_path, METRICS_FILE)
         metrics = {}
         start = int(self.epoch.numpy())
@@ -224,7 +226,7 @@ class Engine:
             metrics.update(epoch=epoch, learning_rate=self._learning_rate())
             best = _track_best(best, metrics)
             metrics.update(best)
-            self._epoch_summaries(eval_writer, epoch, metrics)
+            self._epoch_summaries(eval_writer, metrics)
             self.epoch.assign(epoch + 1)
             self.manager.save(checkpoint_number=epoch)
             write_json_atomically(metrics_path, metrics)
