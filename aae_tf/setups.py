@@ -166,7 +166,11 @@ def _n_label_code(config):
 
 
 def build_networks(config):
-    """Builds (and creates the variables of) every network ``config`` needs."""
+    """Builds (and creates the variables of) every network ``config`` needs.
+
+    The initial weights depend only on ``config.seed``.
+    """
+    keras.utils.set_random_seed(config.seed)
     rate = 1.0 - config.dropout_keep
     ncat = _n_label_code(config)
     nets = {

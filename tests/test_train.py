@@ -175,3 +175,11 @@ def test_learning_rate_is_divided_by_ten_at_each_decay_epoch(small_mnist, tmp_pa
         optimizer.iterations.assign(iteration)
         rates.append(float(optimizer.learning_rate))
     np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-4, 1e-5, 1e-5], rtol=1e-5)
+
+
+def test_initial_weights_follow_the_seed():
+    def first_kernel(seed):
+        config = config_lib.ExperimentConfig(hidden=7, ncode=5, seed=seed)
+        return setups.build_networks(config)["encoder"].trainable_variables[0].numpy()
+    np.testing.assert_array_equal(first_kernel(3), first_kernel(3))
+    assert not np.array_equal(first_kernel(3), first_kernel(4))
