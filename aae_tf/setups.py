@@ -156,12 +156,11 @@ def _split(seed, n):
 
 
 def _n_label_code(config):
-    if config.mode in ("semisupervised",):
+    """Categories of the encoder's label code y (0: the mode has none)."""
+    if config.mode == "semisupervised":
         return NUM_CLASSES
-    if config.mode == "cluster":
-        return config.ncluster
-    if config.mode == "dimreduce":
-        return config.ncluster  # 10 (one per digit) when it has labels
+    if config.mode in ("cluster", "dimreduce"):
+        return config.ncluster  # a dimreduce run with labels has 10, one per digit
     return 0
 
 
@@ -185,23 +184,19 @@ def build_networks(config):
         nets["label_discriminator"] = models.Discriminator(hidden=config.hidden, name="label_discriminator")
     if config.mode == "dimreduce":
         nets["cluster_heads"] = models.ClusterHeads(ncat, config.ncode, name="cluster_heads")
-    # One forward pass on zeros creates every variable, so that optimizers can
-    # be built and checkpoints restored before the first step.
-    images = tf.zeros((2,) + data_lib.IMAGE_SHAPE)
-    out = nets["encoder"](images)
-    decoder_in = out["style_code"]
-    if config.mode == "supervised":
-        decoder_in = tf.concat([decoder_in, tf.zeros((2, NUM_CLASSES))], -1)
-    elif config.mode in ("semisupervised", "cluster"):
-        decoder_in = tf.concat([decoder_in, out["label_code"]], -1)
-    elif config.mode == "dimreduce":
-        decoder_in = nets["cluster_heads"](out["label_code"]) + decoder_in
-    nets["decoder"](decoder_in)
+    # Calling each network once on zeros creates its variables, so that optimizers can be built and
+    # checkpoints restored before the first step. The decoder also takes the label code where the
+    # mode joins it to the style code (dimreduce adds its cluster head to the code instead).
+    decoder_labels = {"supervised": NUM_CLASSES, "semisupervised": ncat, "cluster": ncat}.get(config.mode, 0)
+    nets["encoder"](tf.zeros((2,) + data_lib.IMAGE_SHAPE))
+    nets["decoder"](tf.zeros((2, config.ncode + decoder_labels)))
     if "discriminator" in nets:
         disc_width = config.ncode + (NUM_CLASSES + 1 if config.mode == "label" else 0)
         nets["discriminator"](tf.zeros((2, disc_width)))
     if ncat:
         nets["label_discriminator"](tf.zeros((2, ncat)))
+    if "cluster_heads" in nets:
+        nets["cluster_heads"](tf.zeros((2, ncat)))
     return nets
 
 
