@@ -102,3 +102,11 @@ def test_vae_trains_and_draws(tiny_idx, tmp_path):
     assert metrics_of(save)["test_negative_elbo"] > 0
     bad = vae("--train", "--viz")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "cannot be combined" in bad.stderr
+
+
+def test_dimreduce_with_labels_reports_both_errors(tiny_idx, tmp_path):
+    save = str(tmp_path / "dim_semi")
+    train(tiny_idx, save, "--train_dimreduce", "--nlabel", "100")
+    metrics = metrics_of(save)
+    assert {"test_error", "test_classification_error", "validation_error", "best_epoch"} <= set(metrics)
+    assert "ncluster" in one_line_error(cli("--train_dimreduce", "--ncluster", "20", "--nlabel", "100"))
