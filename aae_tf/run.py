@@ -97,10 +97,29 @@ def train(config, save_path, mnist, extra_flags=None, verbose=True):
         raise UserError(f"training diverged: {e}") from None
 
 
+def trained_config(save_path, explicit=None):
+    """The configuration the run in ``save_path`` was trained with, and the data folder it used.
+
+    Args:
+      explicit: settings the user gave on the command line ({name: value});
+        each must agree with the run's.
+
+    Returns:
+      (ExperimentConfig, data_path or None).
+    """
+    recorded = read_run_flags(save_path)
+    if recorded is None:
+        raise UserError(f"no trained model in {save_path} (no {FLAGS_FILE}): train one first, or pass --save_path")
+    trained = config_lib.ExperimentConfig.from_dict(recorded)
+    for key, value in (explicit or {}).items():
+        if getattr(trained, key) != value:
+            raise UserError(f"--{key} {value} disagrees with the run in {save_path}, "
+                            f"trained with {getattr(trained, key)}")
+    return trained, recorded.get("data_path")
+
+
 def restore_trained(config, save_path, mnist, load):
     """An Engine for ``config`` with the checkpoint of epoch ``load`` restored."""
-    if read_run_flags(save_path) is None:
-        raise UserError(f"no trained model in {save_path} (no {FLAGS_FILE}); train one first or pass --save_path")
     engine = build(config, mnist, save_path)
     try:
         engine.restore_epoch(load)

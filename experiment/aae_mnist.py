@@ -140,19 +140,9 @@ def make_config(mode):
         fail(f"{e} (check the flags)")
 
 
-def trained_config(config, save_path):
-    """For --generate / --viz: the configuration the run in save_path was trained with."""
-    from aae_tf import run
-    from aae_tf.config import ExperimentConfig
-    recorded = run.read_run_flags(save_path)
-    if recorded is None:
-        raise run.UserError(f"no trained model in {save_path} (no flags.json): train one first, or pass --save_path")
-    trained = ExperimentConfig.from_dict(recorded)
-    for flag, key in (("ncode", "ncode"), ("dist_type", "dist_type"), ("hidden", "hidden")):
-        if FLAGS[flag].present and getattr(config, key) != getattr(trained, key):
-            raise run.UserError(f"--{flag} {getattr(config, key)} disagrees with the run in {save_path}, "
-                                f"trained with {getattr(trained, key)}")
-    return trained, recorded.get("data_path")
+def explicit_flags(config):
+    """The architecture flags the user typed, to check against a trained run."""
+    return {key: getattr(config, key) for key in ("ncode", "dist_type", "hidden") if FLAGS[key].present}
 
 
 def main(argv):
@@ -173,7 +163,7 @@ def train_command(config, save_path):
 
 def draw_command(config, save_path):
     from aae_tf import run
-    config, trained_data_path = trained_config(config, save_path)
+    config, trained_data_path = run.trained_config(save_path, explicit_flags(config))
     mnist = run.load_data(FLAGS.data_path or trained_data_path, FLAGS.tfds_download)
     engine = run.restore_trained(config, save_path, mnist, FLAGS.load)
     written = []

@@ -56,16 +56,21 @@ def main(argv):
     except ValueError as e:
         fail(f"{e} (check the flags)")
     save_path = FLAGS.save_path or os.path.join("runs", f"vae_{FLAGS.dist_type}_z{FLAGS.ncode}")
-    run_guarded(lambda: command(config, save_path, actions), save_path, argv)
+    run_guarded(lambda: command(config, save_path), save_path, argv)
 
 
-def command(config, save_path, actions):
+def command(config, save_path):
     from aae_tf import run
-    mnist = run.load_data(FLAGS.data_path)
     if FLAGS.train:
+        mnist = run.load_data(FLAGS.data_path)
         print(f"MNIST from {mnist.source}; writing to {save_path}")
         run.train(config, save_path, mnist, extra_flags={"data_path": FLAGS.data_path})
         return
+    explicit = {key: getattr(config, key) for key in ("ncode", "dist_type", "hidden") if FLAGS[key].present}
+    config, trained_data_path = run.trained_config(save_path, explicit)
+    if config.mode != "vae":
+        raise run.UserError(f"the run in {save_path} is an adversarial autoencoder: use experiment/aae_mnist.py")
+    mnist = run.load_data(FLAGS.data_path or trained_data_path)
     engine = run.restore_trained(config, save_path, mnist, FLAGS.load)
     written = []
     if FLAGS.generate:
