@@ -401,6 +401,8 @@ def build_setup(config, training_data, steps_per_epoch=None):
             metrics["test_error"] = evaluation.cluster_assignment_error(
                 outputs["validation"]["label_code"], training_data.validation[1],
                 np.argmax(outputs["test"]["label_code"], -1), training_data.test[1])
+            # A collapse of the label code onto few clusters shows here first.
+            metrics["test_clusters_used"] = int(len(np.unique(np.argmax(outputs["test"]["label_code"], -1))))
         return metrics
 
     test_images, test_labels = training_data.test

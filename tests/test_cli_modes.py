@@ -58,6 +58,7 @@ def test_cluster_reports_error_and_draws_heads(tiny_idx, tmp_path):
     save = str(tmp_path / "cluster")
     train(tiny_idx, save, "--train_cluster", "--ncluster", "16", "--ncode", "5")
     assert 0.0 <= metrics_of(save)["test_error"] <= 100.0
+    assert 1 <= metrics_of(save)["test_clusters_used"] <= 16
     ok("--viz", "--load", "0", "--save_path", save)
     assert png_shape(os.path.join(save, "cluster_heads.png")) == (16 * 28, 10 * 28)
     assert "leave --nlabel out" in one_line_error(cli("--train_cluster", "--nlabel", "10"))
