@@ -27,5 +27,7 @@ def run_guarded(command, save_path, argv):
         command()
     except run.UserError as e:
         fail(str(e), code=1)
+    except OSError as e:  # a folder that cannot be written, a path that is a file, a full disk
+        fail(f"{e.strerror or e}: {e.filename or save_path}", code=1)
     except KeyboardInterrupt:
         fail(f"interrupted; run the same command again to resume from the last checkpoint in {save_path}", 130)

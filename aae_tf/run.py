@@ -69,6 +69,8 @@ def train(config, save_path, mnist, extra_flags=None, verbose=True):
     Returns:
       The final metrics dict.
     """
+    if os.path.exists(save_path) and not os.path.isdir(save_path):
+        raise UserError(f"--save_path {save_path} is a file, not a folder")
     previous = read_run_flags(save_path)
     if previous is not None:
         try:

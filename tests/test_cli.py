@@ -161,3 +161,14 @@ def test_killed_run_resumes_from_its_last_checkpoint(tiny_idx, tmp_path):
     assert os.path.exists(os.path.join(save, "checkpoints", f"ckpt-{latest + 1}.index"))
     with open(os.path.join(save, "metrics.json")) as f:
         assert json.load(f)["epoch"] == latest + 1
+
+
+def test_save_path_that_is_a_file_or_lies_under_one(tiny_idx, tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    assert "is a file" in one_line_error(cli("--train", *FAST, "--data_path", tiny_idx, "--save_path", str(a_file)))
+    # Creating a folder under a file fails even for root: the OSError becomes one line.
+    line = one_line_error(cli("--train", *FAST, "--maxepoch", "1", "--data_path", tiny_idx,
+                              "--save_path", str(a_file / "run")))
+    assert "Not a directory" in line
+    assert a_file.read_text() == "mine"
