@@ -49,6 +49,8 @@ class Prior:
     def sample_for_labels(self, labels, seed):
         """Draws one code per label from that label's own component.
 
+        The Gaussian has a single component, which therefore belongs to every label.
+
         Args:
           labels: int ``[batch]``, each in ``[0, n_components)``.
           seed: stateless seed ``[2]``.
@@ -56,8 +58,8 @@ class Prior:
         Returns:
           float32 ``[batch, ncode]``.
         """
-        if self.components is None:
-            raise ValueError(f"the {self.name} prior has no per-label components")
+        if self.components is None:  # one component: every label's is the whole prior
+            return self.sample(tf.shape(labels)[0], seed)
         per_component = self.components.sample(tf.shape(labels)[0], seed=seed)  # [batch, K, ncode]
         return tf.gather(per_component, tf.cast(labels, tf.int32), axis=1, batch_dims=1)
 
