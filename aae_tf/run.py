@@ -75,7 +75,7 @@ def train(config, save_path, mnist, extra_flags=None, verbose=True):
     if previous is not None:
         try:
             mismatch = config.architecture_mismatch(config_lib.ExperimentConfig.from_dict(previous))
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, AttributeError) as e:
             raise UserError(f"{save_path}/{FLAGS_FILE} does not hold a configuration ({e})") from None
         if mismatch:
             raise UserError(f"{save_path} holds a run with other settings ({'; '.join(mismatch)}): "
@@ -112,12 +112,15 @@ def trained_config(save_path, explicit=None):
     recorded = read_run_flags(save_path)
     if recorded is None:
         raise UserError(f"no trained model in {save_path} (no {FLAGS_FILE}): train one first, or pass --save_path")
-    trained = config_lib.ExperimentConfig.from_dict(recorded)
+    try:
+        trained = config_lib.ExperimentConfig.from_dict(recorded)
+    except (TypeError, ValueError, AttributeError) as e:
+        raise UserError(f"{save_path}/{FLAGS_FILE} does not hold a configuration ({e})") from None
     for key, value in (explicit or {}).items():
         if getattr(trained, key) != value:
             raise UserError(f"--{key} {value} disagrees with the run in {save_path}, "
                             f"trained with {getattr(trained, key)}")
-    return trained, recorded.get("data_path")
+    return trained, recorded.get("data_path")  # recorded is a dict: from_dict accepted it
 
 
 def restore_trained(config, save_path, mnist, load):

@@ -172,3 +172,13 @@ def test_save_path_that_is_a_file_or_lies_under_one(tiny_idx, tmp_path):
                               "--save_path", str(a_file / "run")))
     assert "Not a directory" in line
     assert a_file.read_text() == "mine"
+
+
+def test_damaged_flags_json_is_reported(gmm_run, tmp_path):
+    import shutil
+    copy = tmp_path / "damaged"
+    shutil.copytree(gmm_run, copy)
+    (copy / "flags.json").write_text("[1, 2]")
+    assert "does not hold a configuration" in one_line_error(cli("--generate", "--load", "0", "--save_path", str(copy)))
+    (copy / "flags.json").write_text("{not json")
+    assert "unreadable" in one_line_error(cli("--viz", "--load", "0", "--save_path", str(copy)))
