@@ -201,6 +201,7 @@ class Engine:
         for epoch in range(start, config.max_epoch):
             if verbose:
                 print(f"Epoch {epoch + 1}/{config.max_epoch}", flush=True)
+            epoch_learning_rate = self._learning_rate()  # the rate this epoch's steps use
             bar = keras.utils.Progbar(setup.steps_per_epoch, verbose=1 if verbose else 0)
             dataset = self.strategy.experimental_distribute_dataset(setup.train_batches(epoch))
             sums = {}
@@ -223,7 +224,7 @@ class Engine:
                 bar.update(i + 1, list(logs.items()))
             metrics = {k: v / setup.steps_per_epoch for k, v in sums.items()}
             metrics.update(setup.evaluate())
-            metrics.update(epoch=epoch, learning_rate=self._learning_rate())
+            metrics.update(epoch=epoch, learning_rate=epoch_learning_rate)
             best = _track_best(best, metrics)
             metrics.update(best)
             self._epoch_summaries(eval_writer, metrics)

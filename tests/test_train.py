@@ -183,3 +183,14 @@ def test_initial_weights_follow_the_seed():
         return setups.build_networks(config)["encoder"].trainable_variables[0].numpy()
     np.testing.assert_array_equal(first_kernel(3), first_kernel(3))
     assert not np.array_equal(first_kernel(3), first_kernel(4))
+
+
+def test_metrics_report_the_learning_rate_each_epoch_used(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path, learning_rate=1e-3, lr_decay_epochs=(1,), max_epoch=2)
+    engine.fit(verbose=False)
+    assert engine.restore_latest() == 2
+    first = make_engine(small_mnist, tmp_path / "one", learning_rate=1e-3, lr_decay_epochs=(1,), max_epoch=1)
+    assert first.fit(verbose=False)["learning_rate"] == pytest.approx(1e-3)
+    with open(tmp_path / "metrics.json") as f:
+        import json
+        assert json.load(f)["learning_rate"] == pytest.approx(1e-4)
