@@ -39,6 +39,17 @@ def read_run_flags(save_path):
         raise UserError(f"{path} is unreadable ({e}); restore it or use another --save_path") from None
 
 
+def _recorded_config(save_path):
+    """(ExperimentConfig, data_path) from the run's flags.json, or None if it has none."""
+    recorded = read_run_flags(save_path)
+    if recorded is None:
+        return None
+    try:
+        return config_lib.ExperimentConfig.from_dict(recorded), recorded.get("data_path")
+    except (TypeError, ValueError, AttributeError) as e:
+        raise UserError(f"{save_path}/{FLAGS_FILE} does not hold a configuration ({e})") from None
+
+
 def load_data(data_path, tfds_download=False):
     try:
         return data_lib.load_mnist(data_path=data_path, tfds_download=tfds_download)
@@ -71,12 +82,9 @@ def train(config, save_path, mnist, extra_flags=None, verbose=True):
     """
     if os.path.exists(save_path) and not os.path.isdir(save_path):
         raise UserError(f"--save_path {save_path} is a file, not a folder")
-    previous = read_run_flags(save_path)
+    previous = _recorded_config(save_path)
     if previous is not None:
-        try:
-            mismatch = config.architecture_mismatch(config_lib.ExperimentConfig.from_dict(previous))
-        except (TypeError, ValueError, AttributeError) as e:
-            raise UserError(f"{save_path}/{FLAGS_FILE} does not hold a configuration ({e})") from None
+        mismatch = config.architecture_mismatch(previous[0])
         if mismatch:
             raise UserError(f"{save_path} holds a run with other settings ({'; '.join(mismatch)}): "
                             "use the same flags to resume, or another --save_path")
@@ -109,18 +117,15 @@ def trained_config(save_path, explicit=None):
     Returns:
       (ExperimentConfig, data_path or None).
     """
-    recorded = read_run_flags(save_path)
+    recorded = _recorded_config(save_path)
     if recorded is None:
         raise UserError(f"no trained model in {save_path} (no {FLAGS_FILE}): train one first, or pass --save_path")
-    try:
-        trained = config_lib.ExperimentConfig.from_dict(recorded)
-    except (TypeError, ValueError, AttributeError) as e:
-        raise UserError(f"{save_path}/{FLAGS_FILE} does not hold a configuration ({e})") from None
+    trained, data_path = recorded
     for key, value in (explicit or {}).items():
         if getattr(trained, key) != value:
             raise UserError(f"--{key} {value} disagrees with the run in {save_path}, "
                             f"trained with {getattr(trained, key)}")
-    return trained, recorded.get("data_path")  # recorded is a dict: from_dict accepted it
+    return trained, data_path
 
 
 def restore_trained(config, save_path, mnist, load):
@@ -201,7 +206,7 @@ def viz(engine, save_path, mnist, grid=20):
             written.append(path)
     elif config.dist_type == "swiss_roll":
         path = os.path.join(save_path, "manifold_swiss_roll.png")
-        plots.save_grid(path, setup.decode(priors.swiss_roll_position()).numpy(), 10, 10)
+        plots.save_grid(path, _decode_points(setup, priors.swiss_roll_position()), 10, 10)
         written.append(path)
     return written
 
@@ -218,16 +223,9 @@ def _cluster_heads(setup, save_path, n_styles=10, seed=0):
     plots.save_grid(path, images, ncat, n_styles)
     return path
 
-
-
 def _update_metrics(save_path, new):
-    path = os.path.join(save_path, train_lib.METRICS_FILE)
-    metrics = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            metrics = json.load(f)
-    metrics.update(new)
-    train_lib.write_json_atomically(path, metrics)
+    metrics = dict(train_lib.read_metrics(save_path), **new)
+    train_lib.write_json_atomically(os.path.join(save_path, train_lib.METRICS_FILE), metrics)
     return metrics
 
 
@@ -243,9 +241,9 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0)
       The Parzen metrics.
     """
     setup = engine.setup
-    seeds = tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_samples // 1000 + 1)
-    samples = np.concatenate([setup.sample_images(1000, tf.cast(seeds[i], tf.int32)).numpy()
-                              for i in range(int(np.ceil(n_samples / 1000)))])[:n_samples]
+    n_batches = -(-n_samples // 1000)
+    seeds = tf.cast(tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_batches), tf.int32)
+    samples = np.concatenate([setup.sample_images(1000, seeds[i]).numpy() for i in range(n_batches)])[:n_samples]
     validation = setups.prepare_data(mnist, setup.config).validation[0][:n_validation]
     if len(validation) == 0:
         raise UserError("--parzen chooses its window width on validation images: use a --validation_size above 0")

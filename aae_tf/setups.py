@@ -387,7 +387,9 @@ def build_setup(config, training_data, steps_per_epoch=None):
             if len(images) == 0:
                 continue
             out = outputs[split] = evaluation.batched(lambda x: encode(data_lib.to_float_images(x)), images)
-            recon = evaluation.batched(lambda x, y: reconstruct(data_lib.to_float_images(x), y), images, labels)
+            label_code = label_code_for_decoder(out, labels)  # None where the decoder takes only z
+            recon = evaluation.batched(decode, out["style_code"],
+                                       *([] if label_code is None else [np.asarray(label_code)]))
             metrics[f"{split}_reconstruction_error"] = evaluation.mean_squared_error(
                 data_lib.to_float_images(images).numpy(), recon)
             if uses_classifier:

@@ -46,12 +46,13 @@ def to_unit_range(images):
 BEST_KEYS = ("best_epoch", "best_validation_error", "test_error_at_best_validation")
 
 
-def _previous_best(metrics_path):
-    if not os.path.exists(metrics_path):
+def read_metrics(save_path):
+    """The metrics a run wrote to ``metrics.json``, or {} when it has written none."""
+    path = os.path.join(save_path, METRICS_FILE)
+    if not os.path.exists(path):
         return {}
-    with open(metrics_path) as f:
-        previous = json.load(f)
-    return {k: previous[k] for k in BEST_KEYS if k in previous}
+    with open(path) as f:
+        return json.load(f)
 
 
 def _track_best(best, metrics):
@@ -197,7 +198,7 @@ class Engine:
         metrics_path = os.path.join(self.save_path, METRICS_FILE)
         metrics = {}
         start = int(self.epoch.numpy())
-        best = _previous_best(metrics_path) if start else {}
+        best = {k: v for k, v in read_metrics(self.save_path).items() if k in BEST_KEYS} if start else {}
         for epoch in range(start, config.max_epoch):
             if verbose:
                 print(f"Epoch {epoch + 1}/{config.max_epoch}", flush=True)
@@ -237,7 +238,4 @@ class Engine:
                 print(f"epoch {epoch} done: {shown}", flush=True)
         train_writer.flush()
         eval_writer.flush()
-        if not metrics and os.path.exists(metrics_path):
-            with open(metrics_path) as f:
-                metrics = json.load(f)
-        return metrics
+        return metrics or read_metrics(self.save_path)
