@@ -1,5 +1,8 @@
 """What the command-line scripts share: one-line errors and the edge where exceptions become them."""
 
+import glob
+import os
+import signal
 import sys
 
 from absl import logging
@@ -11,6 +14,23 @@ def fail(message, code=2):
     sys.exit(code)
 
 
+class Terminated(BaseException):
+    """SIGTERM (what ``kill`` and cluster schedulers send), raised where the process is."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _resume_point(save_path):
+    """Says which checkpoint a rerun resumes from."""
+    epochs = sorted(int(p.rsplit("-", 1)[1].split(".")[0])
+                    for p in glob.glob(os.path.join(save_path or ".", "checkpoints", "ckpt-*.index")))
+    if not epochs:
+        return f"no checkpoint was written yet in {save_path}; run the same command again to start over"
+    return f"run the same command again to resume after epoch {epochs[-1]} (its checkpoint in {save_path} is intact)"
+
+
 def run_guarded(command, save_path, argv):
     """Runs ``command()`` with the errors a user can cause turned into one line each.
 
@@ -19,15 +39,21 @@ def run_guarded(command, save_path, argv):
       save_path: named in the message when the user interrupts a run.
       argv: absl's remaining arguments; any beyond the program name are refused.
     """
-    from aae_tf import run
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    from aae_tf import run
     try:
         command()
     except run.UserError as e:
         fail(str(e), code=1)
+    except run.RESOURCE_ERRORS as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        fail(f"ran out of memory or disk space ({first}); {_resume_point(save_path)}", code=1)
     except OSError as e:  # a folder that cannot be written, a path that is a file, a full disk
-        fail(f"{e.strerror or e}: {e.filename or save_path}", code=1)
+        fail(f"{e.strerror or e}: {e.filename or save_path}; {_resume_point(save_path)}", code=1)
     except KeyboardInterrupt:
-        fail(f"interrupted; run the same command again to resume from the last checkpoint in {save_path}", 130)
+        fail(f"interrupted; {_resume_point(save_path)}", 130)
+    except Terminated:
+        fail(f"stopped by SIGTERM; {_resume_point(save_path)}", 143)

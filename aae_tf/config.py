@@ -2,13 +2,31 @@
 
 import dataclasses
 import json
+import math
 from typing import Optional
 
 MODES = ("unsupervised", "label", "supervised", "semisupervised", "cluster", "dimreduce", "vae")
 
 # Settings that fix the shapes of the networks and optimizer slots: a checkpoint can only be restored
 # into a configuration that agrees on all of them.
-ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variational_encoder", "optimizer")
+ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variational_encoder", "optimizer",
+                     "encoder_batchnorm", "logits_batchnorm")
+
+
+# Settings added after the first release: a run recorded before them trained with their defaults.
+ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
+               "jit_compile")
+
+# Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
+RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile")
+
+
+class ConfigError(ValueError):
+    """A setting out of its range; ``field`` names it, the message says why in one line."""
+
+    def __init__(self, field, reason):
+        super().__init__(f"{field} {reason}".strip())
+        self.field, self.reason = field, reason
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +69,19 @@ class ExperimentConfig:
       seed: seed of every random choice (labeled subset, shuffling, noise,
         prior samples, initial weights).
       summary_every: steps between TensorBoard scalar summaries.
+      encoder_batchnorm: batch normalization after each hidden layer of the
+        encoder (the paper's semi-supervised and clustering encoders, as
+        public reimplementations give them).
+      input_dropout: dropout rate on the encoder's input pixels during
+        training (0.2 in the paper's clustering model).
+      logits_batchnorm: batch normalization of the label logits before the
+        softmax (a departure from the paper, against the clustering collapse).
+      discriminator_noise_std: standard deviation of Gaussian noise added to
+        both discriminators' inputs, prior samples and codes alike (a
+        departure from the paper, against the clustering collapse).
+      init_std: initial kernels from N(0, init_std^2) (the paper: 0.01);
+        None keeps Keras's Glorot uniform (the reference).
+      jit_compile: compile the training step with XLA.
     """
 
     mode: str = "unsupervised"
@@ -79,34 +110,94 @@ class ExperimentConfig:
     validation_size: int = 10000
     seed: int = 0
     summary_every: int = 50
+    encoder_batchnorm: bool = False
+    input_dropout: float = 0.0
+    logits_batchnorm: bool = False
+    discriminator_noise_std: float = 0.0
+    init_std: Optional[float] = None
+    jit_compile: bool = True
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise ValueError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
-        for name in ("ncode", "batch_size", "max_epoch", "hidden", "ncluster", "summary_every"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 < self.dropout_keep <= 1.0:
-            raise ValueError(f"the dropout keep probability must be in (0, 1], got {self.dropout_keep}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose adam or sgd")
-        if self.learning_rate <= 0 or (self.adversarial_learning_rate or 1.0) <= 0:
-            raise ValueError(f"the learning rate must be positive, got {self.learning_rate}")
-        if self.validation_size < 0:
-            raise ValueError(f"validation_size must not be negative, got {self.validation_size}")
+        def need(ok, field, reason):
+            if not ok:
+                raise ConfigError(field, f"{reason}, got {getattr(self, field)!r}")
+
+        need(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
+        for name in ("ncode", "max_epoch", "hidden", "summary_every"):
+            need(getattr(self, name) > 0, name, "must be positive")
+        # Batch statistics (and a discriminator that compares samples) need two images at least.
+        need(self.batch_size >= 2, "batch_size", "must be at least 2")
+        need(self.ncluster >= 2, "ncluster", "must be at least 2 (one cluster clusters nothing)")
+        need(0.0 < self.dropout_keep <= 1.0, "dropout_keep", "must be in (0, 1]")
+        need(self.optimizer in ("adam", "sgd"), "optimizer", "must be adam or sgd")
+        need(math.isfinite(self.learning_rate) and self.learning_rate > 0, "learning_rate",
+             "must be a positive finite number")
+        need(self.adversarial_learning_rate is None or (math.isfinite(self.adversarial_learning_rate)
+                                                        and self.adversarial_learning_rate > 0),
+             "adversarial_learning_rate", "must be a positive finite number")
+        need(self.validation_size >= 0, "validation_size", "must not be negative")
+        need(self.nlabel >= -1, "nlabel", "must be -1 (all labels) or a number of labeled images")
+        for name in ("genw", "disw", "clsw", "ygenw", "ydisw", "eta", "input_noise_std",
+                     "discriminator_noise_std"):
+            need(math.isfinite(getattr(self, name)) and getattr(self, name) >= 0, name,
+                 "must be a finite number, not negative")
+        need(math.isfinite(self.encw) and self.encw > 0, "encw",
+             "must be positive (without the reconstruction cost there is no autoencoder)")
+        need(0.0 <= self.input_dropout < 1.0, "input_dropout", "must be in [0, 1)")
+        need(self.init_std is None or (math.isfinite(self.init_std) and self.init_std > 0), "init_std",
+             "must be a positive number")
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, values):
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in values.items() if k in known}
-        if "lr_decay_epochs" in values:
-            values["lr_decay_epochs"] = tuple(values["lr_decay_epochs"])
-        return cls(**values)
+        """The configuration a run recorded; every setting must be there, with its own type.
+
+        Settings added after the first release (ADDED_LATER) may be absent: a
+        run recorded before they existed trained with their defaults.
+
+        Raises:
+          ConfigError: a missing setting, or one of another type.
+        """
+        if not isinstance(values, dict):
+            raise ConfigError("", "the recorded configuration is not a JSON object")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        missing = [name for name in fields if name not in values and name not in ADDED_LATER]
+        if missing:
+            raise ConfigError(missing[0], "is missing from the recorded configuration")
+        kwargs = {}
+        for name, value in values.items():
+            if name not in fields:
+                continue
+            kind = _KINDS[name]
+            if value is None and kind.startswith("optional"):
+                kwargs[name] = None
+                continue
+            ok = {"int": isinstance(value, int) and not isinstance(value, bool),
+                  "bool": isinstance(value, bool),
+                  "str": isinstance(value, str),
+                  "tuple": isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool)
+                                                           for v in value)}.get(
+                kind.replace("optional ", ""),
+                isinstance(value, (int, float)) and not isinstance(value, bool))
+            if not ok:
+                raise ConfigError(name, f"should be of type {kind}, but the recorded value is {value!r}")
+            kwargs[name] = tuple(value) if kind == "tuple" else value
+        return cls(**kwargs)
 
     def architecture_mismatch(self, other):
         """Names the architecture settings on which two configurations differ (empty if none)."""
         return [f"{k}: {getattr(other, k)!r} vs {getattr(self, k)!r}" for k in ARCHITECTURE_KEYS
                 if getattr(self, k) != getattr(other, k)]
+
+
+_KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "float", "beta1": "float",
+          "lr_decay_epochs": "tuple", "optimizer": "str", "adversarial_learning_rate": "optional float",
+          "dropout_keep": "float", "input_noise_std": "float", "batch_size": "int", "max_epoch": "int",
+          "encw": "float", "genw": "float", "disw": "float", "clsw": "float", "ygenw": "float", "ydisw": "float",
+          "nlabel": "int", "ncluster": "int", "eta": "float", "variational_encoder": "bool", "hidden": "int",
+          "validation_size": "int", "seed": "int", "summary_every": "int", "encoder_batchnorm": "bool",
+          "input_dropout": "float", "logits_batchnorm": "bool", "discriminator_noise_std": "float",
+          "init_std": "optional float", "jit_compile": "bool"}
+assert set(_KINDS) == {f.name for f in dataclasses.fields(ExperimentConfig)}

@@ -314,6 +314,11 @@ def load_cached_npz(path):
         raise DataError(f"the cached MNIST {path} is corrupt ({type(e).__name__}); delete it to fetch again") from None
     if mnist.train_images.shape != (60000, 28, 28) or mnist.test_images.shape != (10000, 28, 28):
         raise DataError(f"the cached MNIST {path} has the wrong shapes; delete it to fetch again")
+    for images, labels in ((mnist.train_images, mnist.train_labels), (mnist.test_images, mnist.test_labels)):
+        if (images.dtype != np.uint8 or labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer)
+                or labels.min() < 0 or labels.max() >= NUM_CLASSES):
+            raise DataError(f"the cached MNIST {path} holds arrays of the wrong kind (images must be uint8, one "
+                            "label 0-9 per image); delete it to fetch again")
     return mnist
 
 

@@ -9,19 +9,35 @@ import keras
 import tensorflow as tf
 
 
-def _hidden_stack(hidden, n_layers, dropout_rate, prefix):
+def _hidden_stack(hidden, n_layers, dropout_rate, prefix, batchnorm=False, kernel_initializer="glorot_uniform"):
+    """Dense ReLU layers; with ``batchnorm``, each dense layer is batch-normalized before its ReLU."""
     layers = []
     for i in range(n_layers):
-        layers.append(keras.layers.Dense(hidden, activation="relu", name=f"{prefix}_dense{i}"))
+        if batchnorm:
+            layers.append(keras.layers.Dense(hidden, name=f"{prefix}_dense{i}",
+                                             kernel_initializer=kernel_initializer))
+            layers.append(keras.layers.BatchNormalization(name=f"{prefix}_batchnorm{i}"))
+            layers.append(keras.layers.ReLU(name=f"{prefix}_relu{i}"))
+        else:
+            layers.append(keras.layers.Dense(hidden, activation="relu", name=f"{prefix}_dense{i}",
+                                             kernel_initializer=kernel_initializer))
         if dropout_rate > 0:
             layers.append(keras.layers.Dropout(dropout_rate, name=f"{prefix}_dropout{i}"))
     return layers
 
 
+_TRAINING_AWARE = (keras.layers.Dropout, keras.layers.BatchNormalization)
+
+
 def _run(layers, x, training):
     for layer in layers:
-        x = layer(x, training=training) if isinstance(layer, keras.layers.Dropout) else layer(x)
+        x = layer(x, training=training) if isinstance(layer, _TRAINING_AWARE) else layer(x)
     return x
+
+
+def kernel_initializer(init_std):
+    """Keras's default (Glorot uniform) for None, else N(0, init_std^2) (the paper's Appendix: 0.01)."""
+    return "glorot_uniform" if init_std is None else keras.initializers.RandomNormal(stddev=init_std)
 
 
 class Encoder(keras.Model):
@@ -38,22 +54,45 @@ class Encoder(keras.Model):
         a deterministic encoder, and log_std is zero there).
       ``label_logits``, ``label_code``: ``[batch, ncat]`` logits and softmax,
         present when ``ncat > 0``.
+
+    Options beyond the reference (all off by default, so older checkpoints restore):
+      ``batchnorm``: batch normalization after each hidden dense layer, before
+        its ReLU (the encoder of the paper's semi-supervised and clustering
+        models as public reimplementations give it).
+      ``input_dropout_rate``: dropout on the input pixels during training
+        (20% in the paper's clustering model).
+      ``logits_batchnorm``: batch normalization (with a learned scale, no offset) of
+        the label logits before the softmax, so that a bias alone cannot send
+        every image to one category (a departure from the paper against the
+        collapse of the clustering model).
+      ``init_std``: N(0, init_std^2) initial kernels (None: Glorot uniform).
     """
 
     def __init__(self, ncode, ncat=0, hidden=1000, n_layers=2, dropout_rate=0.0,
-                 variational=False, **kwargs):
+                 variational=False, batchnorm=False, input_dropout_rate=0.0, logits_batchnorm=False,
+                 init_std=None, **kwargs):
         super().__init__(**kwargs)
         self.ncode, self.ncat, self.hidden, self.n_layers = ncode, ncat, hidden, n_layers
         self.dropout_rate, self.variational = dropout_rate, variational
+        self.batchnorm, self.input_dropout_rate = batchnorm, input_dropout_rate
+        self.logits_batchnorm, self.init_std = logits_batchnorm, init_std
+        init = kernel_initializer(init_std)
         self.flatten = keras.layers.Flatten()
-        self.body = _hidden_stack(hidden, n_layers, dropout_rate, "encoder")
-        self.mean_head = keras.layers.Dense(ncode, name="style_code")
+        self.input_dropout = (keras.layers.Dropout(input_dropout_rate, name="encoder_input_dropout")
+                              if input_dropout_rate > 0 else None)
+        self.body = _hidden_stack(hidden, n_layers, dropout_rate, "encoder", batchnorm, init)
+        self.mean_head = keras.layers.Dense(ncode, name="style_code", kernel_initializer=init)
         self.log_std_head = keras.layers.Dense(ncode, name="log_std") if variational else None
-        self.label_head = keras.layers.Dense(ncat, name="label_logits") if ncat else None
+        self.label_head = keras.layers.Dense(ncat, name="label_logits", kernel_initializer=init) if ncat else None
+        self.label_norm = (keras.layers.BatchNormalization(center=False, name="label_logits_batchnorm")
+                           if ncat and logits_batchnorm else None)
 
     def call(self, images, training=False, seed=None):
         """Encodes ``[batch, 28, 28, 1]`` images; ``seed`` (stateless ``[2]``) drives the sampling of a variational encoder."""
-        h = _run(self.body, self.flatten(images), training)
+        x = self.flatten(images)
+        if self.input_dropout is not None:
+            x = self.input_dropout(x, training=training)
+        h = _run(self.body, x, training)
         mean = self.mean_head(h)
         out = {"mean": mean}
         if self.variational:
@@ -65,26 +104,32 @@ class Encoder(keras.Model):
             out.update(log_std=tf.zeros_like(mean), style_code=mean)
         if self.label_head is not None:
             logits = self.label_head(h)
+            if self.label_norm is not None:
+                logits = self.label_norm(logits, training=training)
             out.update(label_logits=logits, label_code=tf.nn.softmax(logits))
         return out
 
     def get_config(self):
         return dict(super().get_config(), ncode=self.ncode, ncat=self.ncat, hidden=self.hidden,
-                    n_layers=self.n_layers, dropout_rate=self.dropout_rate, variational=self.variational)
+                    n_layers=self.n_layers, dropout_rate=self.dropout_rate, variational=self.variational,
+                    batchnorm=self.batchnorm, input_dropout_rate=self.input_dropout_rate,
+                    logits_batchnorm=self.logits_batchnorm, init_std=self.init_std)
 
 
 class Decoder(keras.Model):
     """p(x|z): a code (optionally joined with a one-hot label) to an image in [-1, 1] (tanh)."""
 
-    def __init__(self, image_shape=(28, 28, 1), hidden=1000, n_layers=2, dropout_rate=0.0, **kwargs):
+    def __init__(self, image_shape=(28, 28, 1), hidden=1000, n_layers=2, dropout_rate=0.0, init_std=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.image_shape, self.hidden, self.n_layers = tuple(image_shape), hidden, n_layers
-        self.dropout_rate = dropout_rate
-        self.body = _hidden_stack(hidden, n_layers, dropout_rate, "decoder")
+        self.dropout_rate, self.init_std = dropout_rate, init_std
+        init = kernel_initializer(init_std)
+        self.body = _hidden_stack(hidden, n_layers, dropout_rate, "decoder", kernel_initializer=init)
         n_pixels = 1
         for d in self.image_shape:
             n_pixels *= d
-        self.out = keras.layers.Dense(n_pixels, activation="tanh", name="image")
+        self.out = keras.layers.Dense(n_pixels, activation="tanh", name="image", kernel_initializer=init)
         self.reshape = keras.layers.Reshape(self.image_shape)
 
     def call(self, code, training=False):
@@ -93,7 +138,7 @@ class Decoder(keras.Model):
 
     def get_config(self):
         return dict(super().get_config(), image_shape=self.image_shape, hidden=self.hidden,
-                    n_layers=self.n_layers, dropout_rate=self.dropout_rate)
+                    n_layers=self.n_layers, dropout_rate=self.dropout_rate, init_std=self.init_std)
 
 
 class Discriminator(keras.Model):
@@ -103,17 +148,18 @@ class Discriminator(keras.Model):
     given to the discriminator (paper Fig. 3).
     """
 
-    def __init__(self, hidden=1000, n_layers=2, **kwargs):
+    def __init__(self, hidden=1000, n_layers=2, init_std=None, **kwargs):
         super().__init__(**kwargs)
-        self.hidden, self.n_layers = hidden, n_layers
-        self.body = _hidden_stack(hidden, n_layers, 0.0, "discriminator")
-        self.logit = keras.layers.Dense(1, name="logit")
+        self.hidden, self.n_layers, self.init_std = hidden, n_layers, init_std
+        init = kernel_initializer(init_std)
+        self.body = _hidden_stack(hidden, n_layers, 0.0, "discriminator", kernel_initializer=init)
+        self.logit = keras.layers.Dense(1, name="logit", kernel_initializer=init)
 
     def call(self, features, training=False):
         return self.logit(_run(self.body, features, training))
 
     def get_config(self):
-        return dict(super().get_config(), hidden=self.hidden, n_layers=self.n_layers)
+        return dict(super().get_config(), hidden=self.hidden, n_layers=self.n_layers, init_std=self.init_std)
 
 
 class ClusterHeads(keras.Model):

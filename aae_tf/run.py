@@ -5,6 +5,7 @@ Every error a user can cause surfaces as ``UserError`` with a one-line
 message; the scripts print it and exit non-zero.
 """
 
+import dataclasses
 import json
 import os
 
@@ -13,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from aae_tf import config as config_lib
+from aae_tf import runfiles
 from aae_tf import data as data_lib
 from aae_tf import evaluation
 from aae_tf import plots
@@ -27,27 +29,75 @@ class UserError(Exception):
     """Something the user can fix; the message is one line."""
 
 
+# What running out of memory or disk looks like: TensorFlow's error, or Python's.
+RESOURCE_ERRORS = (tf.errors.ResourceExhaustedError, MemoryError)
+
+
 def read_run_flags(save_path):
     """The flags a training run recorded in ``save_path``, or None if it has none."""
-    path = os.path.join(save_path, FLAGS_FILE)
-    if not os.path.exists(path):
-        return None
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path} is unreadable ({e}); restore it or use another --save_path") from None
+        return runfiles.read_json_object(os.path.join(save_path, FLAGS_FILE))
+    except runfiles.RunFileError as e:
+        raise UserError(f"{e}; restore it from a copy, or use another --save_path") from None
 
 
 def _recorded_config(save_path):
-    """(ExperimentConfig, data_path) from the run's flags.json, or None if it has none."""
+    """(ExperimentConfig, the recorded flags) from the run's flags.json, or None if it has none."""
     recorded = read_run_flags(save_path)
     if recorded is None:
         return None
     try:
-        return config_lib.ExperimentConfig.from_dict(recorded), recorded.get("data_path")
-    except (TypeError, ValueError, AttributeError) as e:
-        raise UserError(f"{save_path}/{FLAGS_FILE} does not hold a configuration ({e})") from None
+        return config_lib.ExperimentConfig.from_dict(recorded), recorded
+    except config_lib.ConfigError as e:
+        raise UserError(f"{save_path}/{FLAGS_FILE} is damaged: {e}; restore it from a copy, "
+                        "or use another --save_path") from None
+
+
+def resume_config(recorded, config, explicit, data_path, allow_change):
+    """The configuration a resumed run trains with: the run's own, with the flags the user typed.
+
+    Args:
+      recorded: (ExperimentConfig, recorded flags dict) of the run.
+      config: the configuration the flags describe.
+      explicit: {config field: flag name} of the flags the user typed.
+      data_path: the --data_path typed, or None.
+      allow_change: whether typed flags may change settings other than the
+        resumable ones (the architecture never may: the checkpoints would
+        not fit).
+
+    Returns:
+      (config, data_path, changes): ``changes`` lists {field: [old, new]}.
+
+    Raises:
+      UserError: a typed flag contradicts the run.
+    """
+    previous, flags = recorded
+    changes = {}
+    for field, flag in sorted(explicit.items()):
+        old, new = getattr(previous, field), getattr(config, field)
+        if old == new:
+            continue
+        if field in config_lib.ARCHITECTURE_KEYS:
+            raise UserError(f"--{flag} {_shown(new)} does not fit the run, trained with {_shown(old)}: "
+                            "its checkpoints have other shapes; leave the flag out to resume, or use another --save_path")
+        if field not in config_lib.RESUMABLE_KEYS and not allow_change:
+            raise UserError(f"--{flag} {_shown(new)} differs from the run's {_shown(old)}: leave the flag out to "
+                            "resume as it was trained, or pass --allow_change to change it (recorded in flags.json)")
+        changes[field] = [old, new]
+    recorded_data_path = flags.get("data_path")
+    if data_path is not None and data_path != recorded_data_path:
+        if not allow_change:
+            raise UserError(f"--data_path {data_path} differs from the run's {recorded_data_path}: leave it out "
+                            "to resume on the same data, or pass --allow_change")
+        changes["data_path"] = [recorded_data_path, data_path]
+    else:
+        data_path = recorded_data_path
+    resumed = dataclasses.replace(previous, **{f: getattr(config, f) for f in explicit})
+    return resumed, data_path, changes
+
+
+def _shown(value):
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def load_data(data_path, tfds_download=False):
@@ -68,43 +118,62 @@ def build(config, mnist, save_path, strategy=None):
     return train_lib.Engine(setup, save_path, strategy)
 
 
-def train(config, save_path, mnist, extra_flags=None, verbose=True):
-    """Trains ``config`` in ``save_path``, resuming from its newest checkpoint.
+def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_change=False, verbose=True):
+    """Trains ``config`` in ``save_path``, resuming from its newest intact checkpoint.
+
+    The folder is locked for the whole run (a second process refuses). Once
+    the folder holds a checkpoint, its recorded configuration is binding:
+    flags the user did not type come from it, and typed flags that contradict
+    it are refused (see ``resume_config``).
 
     Args:
-      config: the ExperimentConfig.
+      config: the ExperimentConfig the flags describe.
       save_path: the run's folder; created if needed.
-      mnist: a data.Mnist.
-      extra_flags: more settings to record in flags.json (e.g. data_path).
+      load_mnist: ``data_path -> data.Mnist``.
+      explicit: {config field: flag name} of the flags the user typed.
+      data_path: the --data_path typed, or None.
+      allow_change: let typed flags change a resumed run's settings.
 
     Returns:
       The final metrics dict.
     """
     if os.path.exists(save_path) and not os.path.isdir(save_path):
         raise UserError(f"--save_path {save_path} is a file, not a folder")
-    previous = _recorded_config(save_path)
-    if previous is not None:
-        mismatch = config.architecture_mismatch(previous[0])
-        if mismatch:
-            raise UserError(f"{save_path} holds a run with other settings ({'; '.join(mismatch)}): "
-                            "use the same flags to resume, or another --save_path")
-    engine = build(config, mnist, save_path)
-    try:
-        done = engine.restore_latest()
-    except train_lib.CheckpointError as e:
-        raise UserError(str(e)) from None
     os.makedirs(save_path, exist_ok=True)
-    record = dict(json.loads(config.to_json()), **(extra_flags or {}))
-    train_lib.write_json_atomically(os.path.join(save_path, FLAGS_FILE), record)
-    if done >= config.max_epoch:
-        if verbose:
-            print(f"{save_path} already holds {done} trained epochs; raise --maxepoch to train further")
-    elif done and verbose:
-        print(f"resuming {save_path} after epoch {done - 1}")
+    say = print if verbose else (lambda *a, **k: None)
     try:
-        return engine.fit(verbose=verbose)
+        with runfiles.RunLock(save_path):
+            runfiles.remove_partial_writes(save_path)
+            recorded = _recorded_config(save_path)
+            changes, history = {}, []
+            if train_lib.checkpoints_on_disk(os.path.join(save_path, train_lib.CHECKPOINT_DIR)):
+                if recorded is None:
+                    raise UserError(f"{save_path} holds checkpoints but no {FLAGS_FILE}, so what they were trained "
+                                    f"with is unknown: restore {FLAGS_FILE}, or use another --save_path")
+                config, data_path, changes = resume_config(recorded, config, explicit or {}, data_path,
+                                                           allow_change)
+                history = list(recorded[1].get("changes", []))
+            mnist = load_mnist(data_path)
+            say(f"MNIST from {mnist.source}; writing to {save_path}")
+            engine = build(config, mnist, save_path)
+            try:
+                done = engine.restore_latest(report=say)
+            except train_lib.CheckpointError as e:
+                raise UserError(f"{e}; were the flags the same when it was trained?") from None
+            if done >= config.max_epoch:
+                say(f"{save_path} already holds {done} trained epochs; raise --maxepoch to train further")
+                return runfiles.read_metrics(save_path)
+            if changes:
+                history.append(dict(changes, at_epoch=done))
+            record = dict(json.loads(config.to_json()), data_path=data_path, changes=history)
+            runfiles.write_json_atomically(os.path.join(save_path, FLAGS_FILE), record)
+            if done:
+                say(f"resuming {save_path} after epoch {done - 1}")
+            return engine.fit(verbose=verbose)
     except train_lib.TrainingDiverged as e:
         raise UserError(f"training diverged: {e}") from None
+    except runfiles.RunFileError as e:
+        raise UserError(str(e)) from None
 
 
 def trained_config(save_path, explicit=None):
@@ -120,7 +189,7 @@ def trained_config(save_path, explicit=None):
     recorded = _recorded_config(save_path)
     if recorded is None:
         raise UserError(f"no trained model in {save_path} (no {FLAGS_FILE}): train one first, or pass --save_path")
-    trained, data_path = recorded
+    trained, data_path = recorded[0], recorded[1].get("data_path")
     for key, value in (explicit or {}).items():
         if getattr(trained, key) != value:
             raise UserError(f"--{key} {value} disagrees with the run in {save_path}, "
@@ -224,8 +293,13 @@ def _cluster_heads(setup, save_path, n_styles=10, seed=0):
     return path
 
 def _update_metrics(save_path, new):
-    metrics = dict(train_lib.read_metrics(save_path), **new)
-    train_lib.write_json_atomically(os.path.join(save_path, train_lib.METRICS_FILE), metrics)
+    """Adds an evaluation of one checkpoint to ``metrics.json`` (rebuilt from the history if damaged).
+
+    Training rewrites ``metrics.json`` from its history each epoch, so a
+    resumed run drops evaluations of its older checkpoints.
+    """
+    metrics = dict(runfiles.read_metrics(save_path), **new)
+    runfiles.write_json_atomically(os.path.join(save_path, runfiles.METRICS_FILE), metrics)
     return metrics
 
 
@@ -254,7 +328,7 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0)
     result = evaluation.parzen_log_likelihood(
         flat_unit(samples), flat_unit(data_lib.to_float_images(validation).numpy()),
         flat_unit(data_lib.to_float_images(mnist.test_images).numpy()))
-    result.update(parzen_samples=int(n_samples))
+    result.update(parzen_samples=int(n_samples), parzen_epoch=int(engine.epoch.numpy()) - 1)
     _update_metrics(save_path, result)
     return result
 
@@ -271,6 +345,7 @@ def test_vae(engine, save_path, mnist):
         for k, v in logs.items():
             totals[k] = totals.get(k, 0.0) + float(v) * len(batch["image"])
     result = {f"test_{k}": v / len(mnist.test_images) for k, v in totals.items()}
+    result["test_epoch"] = int(engine.epoch.numpy()) - 1
     path = os.path.join(save_path, "test_reconstruction.png")
     pairs = np.concatenate([images[:50].numpy(), setup.reconstruct(images[:50], mnist.test_labels[:50]).numpy()])
     plots.save_grid(path, pairs, 10, 10)

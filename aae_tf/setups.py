@@ -174,14 +174,19 @@ def build_networks(config):
     ncat = _n_label_code(config)
     nets = {
         "encoder": models.Encoder(config.ncode, ncat=ncat, hidden=config.hidden, dropout_rate=rate,
-                                  variational=config.variational_encoder, name="encoder"),
+                                  variational=config.variational_encoder, batchnorm=config.encoder_batchnorm,
+                                  input_dropout_rate=config.input_dropout,
+                                  logits_batchnorm=config.logits_batchnorm, init_std=config.init_std,
+                                  name="encoder"),
         "decoder": models.Decoder(data_lib.IMAGE_SHAPE, hidden=config.hidden, dropout_rate=rate,
-                                  name="decoder"),
+                                  init_std=config.init_std, name="decoder"),
     }
     if config.mode != "vae":
-        nets["discriminator"] = models.Discriminator(hidden=config.hidden, name="discriminator")
+        nets["discriminator"] = models.Discriminator(hidden=config.hidden, init_std=config.init_std,
+                                                     name="discriminator")
     if ncat:
-        nets["label_discriminator"] = models.Discriminator(hidden=config.hidden, name="label_discriminator")
+        nets["label_discriminator"] = models.Discriminator(hidden=config.hidden, init_std=config.init_std,
+                                                           name="label_discriminator")
     if config.mode == "dimreduce":
         nets["cluster_heads"] = models.ClusterHeads(ncat, config.ncode, name="cluster_heads")
     # Calling each network once on zeros creates its variables, so that optimizers can be built and
@@ -215,6 +220,12 @@ def build_setup(config, training_data, steps_per_epoch=None):
       ValueError: for a configuration the paper's model does not allow.
     """
     mode = config.mode
+    if config.nlabel > 0 and mode in ("label", "semisupervised", "dimreduce") and config.nlabel % NUM_CLASSES:
+        raise ValueError(f"--nlabel {config.nlabel} must be a multiple of {NUM_CLASSES}, so that every digit keeps "
+                         "as many labels")
+    if config.validation_size == 0 and mode in ("semisupervised", "cluster", "dimreduce"):
+        raise ValueError("--validation_size 0 leaves no images to choose the model on (and to name the clusters): "
+                         "hold out some, e.g. 10000")
     if mode == "label" and config.dist_type == "gaussian":
         raise ValueError("--label needs a prior with one component per digit: use --dist_type gmm or swiss_roll")
     if mode == "vae" and not config.variational_encoder:
@@ -285,31 +296,36 @@ def build_setup(config, training_data, steps_per_epoch=None):
             loss += head_cost
         return loss, logs
 
+    d_noise = config.discriminator_noise_std
+
     def discriminators(batch, seed):
         s_enc, s_z, s_y = _split(seed, 3)
+        n_real_z, n_fake_z, n_real_y, n_fake_y = tfp.random.split_seed(seed, 4, salt="discriminator_noise")
         out = encode_train(batch["image"], s_enc)
         d = nets["discriminator"]
-        real = d(z_features(prior_codes(batch, s_z), batch))
-        fake = d(z_features(tf.stop_gradient(out["style_code"]), batch))
+        real = d(_noisy(z_features(prior_codes(batch, s_z), batch), d_noise, n_real_z))
+        fake = d(_noisy(z_features(tf.stop_gradient(out["style_code"]), batch), d_noise, n_fake_z))
         z_loss = losses.discriminator_loss(real, fake)
         logs = {"z_discriminator_loss": z_loss}
         loss = config.disw * z_loss
         if ncat:
             dy = nets["label_discriminator"]
             n = tf.shape(batch["image"])[0]
-            y_loss = losses.discriminator_loss(dy(label_prior.sample(n, seed=s_y)),
-                                               dy(tf.stop_gradient(out["label_code"])))
+            y_loss = losses.discriminator_loss(dy(_noisy(label_prior.sample(n, seed=s_y), d_noise, n_real_y)),
+                                               dy(_noisy(tf.stop_gradient(out["label_code"]), d_noise, n_fake_y)))
             logs["y_discriminator_loss"] = y_loss
             loss += config.ydisw * y_loss
         return loss, logs
 
     def generator(batch, seed):
+        s_z, s_y = tfp.random.split_seed(seed, 2, salt="discriminator_noise")
         out = encode_train(batch["image"], seed)
-        z_loss = losses.generator_loss(nets["discriminator"](z_features(out["style_code"], batch)))
+        z_loss = losses.generator_loss(nets["discriminator"](_noisy(z_features(out["style_code"], batch),
+                                                                    d_noise, s_z)))
         logs = {"z_generator_loss": z_loss}
         loss = config.genw * z_loss
         if ncat:
-            y_loss = losses.generator_loss(nets["label_discriminator"](out["label_code"]))
+            y_loss = losses.generator_loss(nets["label_discriminator"](_noisy(out["label_code"], d_noise, s_y)))
             logs["y_generator_loss"] = y_loss
             loss += config.ygenw * y_loss
         return loss, logs
@@ -404,7 +420,9 @@ def build_setup(config, training_data, steps_per_epoch=None):
                 outputs["validation"]["label_code"], training_data.validation[1],
                 np.argmax(outputs["test"]["label_code"], -1), training_data.test[1])
             # A collapse of the label code onto few clusters shows here first.
-            metrics["test_clusters_used"] = int(len(np.unique(np.argmax(outputs["test"]["label_code"], -1))))
+            test_clusters = np.argmax(outputs["test"]["label_code"], -1)
+            metrics["test_clusters_used"] = int(len(np.unique(test_clusters)))
+            metrics["test_largest_cluster"] = float(np.bincount(test_clusters).max() / len(test_clusters))
         return metrics
 
     test_images, test_labels = training_data.test

@@ -6,18 +6,20 @@ default strategy on one device), so that multi-device training is a matter
 of configuration.
 """
 
-import json
-import math
+import glob
 import os
-import sys
-import tempfile
+import re
+import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from aae_tf import runfiles
+
 CHECKPOINT_DIR = "checkpoints"
-METRICS_FILE = "metrics.json"
+# Losses are read back from the device every this many steps (and at the end of an epoch), not after each.
+READBACK_EVERY = 10
 
 
 class TrainingDiverged(Exception):
@@ -25,17 +27,7 @@ class TrainingDiverged(Exception):
 
 
 class CheckpointError(Exception):
-    """A checkpoint is missing or does not fit the model; the message is one line."""
-
-
-def write_json_atomically(path, payload):
-    """Writes JSON through a temporary file, so a crash never leaves a half-written file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.partial")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    """A checkpoint is missing, damaged or does not fit the model; the message is one line."""
 
 
 def to_unit_range(images):
@@ -43,29 +35,17 @@ def to_unit_range(images):
     return tf.clip_by_value((tf.convert_to_tensor(images) + 1.0) / 2.0, 0.0, 1.0)
 
 
-BEST_KEYS = ("best_epoch", "best_validation_error", "test_error_at_best_validation")
+def checkpoints_on_disk(directory):
+    """Epoch numbers of the complete checkpoints (an index file and its data) in ``directory``, ascending.
 
-
-def read_metrics(save_path):
-    """The metrics a run wrote to ``metrics.json``, or {} when it has written none."""
-    path = os.path.join(save_path, METRICS_FILE)
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
-
-
-def _track_best(best, metrics):
-    """Model choice on the validation set only: remembers the epoch with the lowest validation error.
-
-    The test error of that epoch is reported beside it, never used to choose.
+    The files, not the ``checkpoint`` state file, say how far a run got.
     """
-    if "validation_error" not in metrics:
-        return best
-    if not best or metrics["validation_error"] < best["best_validation_error"]:
-        return {"best_epoch": metrics["epoch"], "best_validation_error": metrics["validation_error"],
-                "test_error_at_best_validation": metrics.get("test_error")}
-    return best
+    epochs = []
+    for index in glob.glob(os.path.join(directory, "ckpt-*.index")):
+        match = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(index))
+        if match and glob.glob(index[:-len(".index")] + ".data-*"):
+            epochs.append(int(match.group(1)))
+    return sorted(epochs)
 
 
 class Engine:
@@ -79,6 +59,7 @@ class Engine:
         self.setup = setup
         self.config = setup.config
         self.save_path = save_path
+        self.max_to_keep = max_to_keep
         self.strategy = strategy or tf.distribute.get_strategy()
         with self.strategy.scope():
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epochs_done")
@@ -87,10 +68,9 @@ class Engine:
         trackables = dict(epoch=self.epoch, step=self.step, rng=self.rng, **setup.networks)
         trackables.update({f"{p.name}_optimizer": p.optimizer for p in setup.phases})
         self.checkpoint = tf.train.Checkpoint(**trackables)
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(save_path, CHECKPOINT_DIR), max_to_keep=max_to_keep,
-            checkpoint_name="ckpt")
-        self._step_fn = tf.function(self._distributed_step)
+        self.checkpoint_dir = os.path.join(save_path, CHECKPOINT_DIR)
+        self.manager = None  # created by restore_latest, for a training process only
+        self._step_fn = tf.function(self._distributed_step, jit_compile=self.config.jit_compile)
 
     # ------------------------------------------------------------------ step
 
@@ -122,8 +102,11 @@ class Engine:
     # ------------------------------------------------------------ checkpoints
 
     def available_epochs(self):
-        """Epoch numbers (counted from 0) of the checkpoints on disk."""
-        return sorted(int(p.rsplit("-", 1)[1]) for p in self.manager.checkpoints)
+        """Epoch numbers (counted from 0) of the complete checkpoints on disk."""
+        return checkpoints_on_disk(self.checkpoint_dir)
+
+    def _path(self, epoch):
+        return os.path.join(self.checkpoint_dir, f"ckpt-{epoch}")
 
     def _restore(self, path, partial):
         try:
@@ -134,29 +117,70 @@ class Engine:
                 status.assert_existing_objects_matched()
         except (ValueError, AssertionError, tf.errors.OpError) as e:
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise CheckpointError(f"the checkpoint {path} does not fit this model ({first}); "
-                                  "were the flags the same when it was trained?") from None
+            raise CheckpointError(f"the checkpoint {path} is damaged or does not fit this model ({first})") from None
 
-    def restore_latest(self):
-        """Resumes from the newest checkpoint, if any; returns the epochs already done."""
-        if self.manager.latest_checkpoint:
-            self._restore(self.manager.latest_checkpoint, partial=False)
-        return int(self.epoch.numpy())
+    def _set_aside(self, epoch):
+        """Renames a damaged checkpoint's files to ``*.damaged`` (kept, never deleted)."""
+        for path in glob.glob(self._path(epoch) + ".*"):
+            if not path.endswith(".damaged"):
+                os.replace(path, path + ".damaged")
+
+    def restore_latest(self, report=print):
+        """Resumes a training run from its newest intact checkpoint; returns the epochs already done.
+
+        Call it only from the process that trains the folder (it holds the
+        lock): it rebuilds the checkpoint state file from the checkpoints on
+        disk (a missing or damaged state file loses nothing), and a damaged
+        newest checkpoint is renamed ``*.damaged`` and the one before it used,
+        saying so through ``report``.
+
+        Raises:
+          CheckpointError: no checkpoint on disk fits this model.
+        """
+        epochs = self.available_epochs()
+        failures = []
+        for epoch in reversed(epochs):
+            try:
+                self._restore(self._path(epoch), partial=False)
+            except CheckpointError as e:
+                failures.append((epoch, e))
+                continue
+            for bad, _ in failures:
+                self._set_aside(bad)
+                report(f"warning: the checkpoint of epoch {bad} is damaged; renamed it {self._path(bad)}.*.damaged "
+                       f"and resumed from epoch {epoch}")
+            break
+        else:
+            if failures:
+                raise failures[0][1]
+        intact = self.available_epochs()
+        if intact:
+            tf.compat.v1.train.update_checkpoint_state(
+                self.checkpoint_dir, self._path(intact[-1]),
+                all_model_checkpoint_paths=[self._path(e) for e in intact])
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.checkpoint_dir,
+                                                  max_to_keep=self.max_to_keep, checkpoint_name="ckpt")
+        return int(self.epoch.numpy()) if intact else 0
 
     def restore_epoch(self, epoch):
-        """Restores the checkpoint written after epoch ``epoch`` (counted from 0), for inference."""
-        path = os.path.join(self.manager.directory, f"ckpt-{epoch}")
-        if not tf.io.gfile.exists(path + ".index"):
-            have = self.available_epochs()
+        """Restores the checkpoint written after epoch ``epoch`` (counted from 0), for inference.
+
+        Reads only; safe beside a process that is training the same folder.
+        """
+        have = self.available_epochs()
+        if epoch not in have:
             listing = ", ".join(map(str, have)) if have else "none"
-            raise CheckpointError(f"no checkpoint for epoch {epoch} in {self.manager.directory} "
+            raise CheckpointError(f"no checkpoint for epoch {epoch} in {self.checkpoint_dir} "
                                   f"(epochs with checkpoints: {listing}); pass one of them with --load")
-        self._restore(path, partial=True)
+        self._restore(self._path(epoch), partial=True)
 
     # ------------------------------------------------------------ summaries
 
-    def _learning_rate(self):
-        return float(keras.ops.convert_to_numpy(self.setup.phases[0].optimizer.learning_rate))
+    def learning_rates(self):
+        """The learning rate each phase's next step uses: ``learning_rate_<phase>`` (and ``learning_rate``, the first's)."""
+        rates = {f"learning_rate_{p.name}": float(keras.ops.convert_to_numpy(p.optimizer.learning_rate))
+                 for p in self.setup.phases}
+        return dict(rates, learning_rate=rates[f"learning_rate_{self.setup.phases[0].name}"])
 
     def _epoch_summaries(self, writer, metrics):
         """Per-epoch summaries, at the global step so that they line up with the training curves."""
@@ -181,8 +205,27 @@ class Engine:
 
     # ------------------------------------------------------------------ loop
 
+    def _check_finite(self, pending, epoch, first_step):
+        """Reads back the logs of the steps run since the last check; stops at the first non-finite one."""
+        values = [{k: float(v) for k, v in logs.items()} for logs in pending]
+        for j, logs in enumerate(values):
+            bad = [k for k, v in logs.items() if not np.isfinite(v)]
+            if bad:
+                have = self.available_epochs()
+                last = f"ckpt-{have[-1]}, epoch {have[-1]}" if have else "none yet"
+                raise TrainingDiverged(
+                    f"{bad[0]} became {logs[bad[0]]} at epoch {epoch} step {first_step + j}; stopped without "
+                    f"saving, the last good checkpoint ({last}) is intact; try a lower --lr")
+        return values
+
     def fit(self, verbose=True):
         """Trains from the epochs already done up to ``config.max_epoch``.
+
+        Resumes first (``restore_latest``) unless that was done. Each epoch appends its record to the
+        run's history before its checkpoint is saved, and ``metrics.json``
+        (the last record and the validation-chosen epoch) is rewritten from
+        the history after it: on resume, records of epochs without a
+        checkpoint are dropped, so the two never disagree.
 
         Returns:
           The final metrics (also written to ``metrics.json``).
@@ -192,50 +235,78 @@ class Engine:
             the diverged epoch is written, so the last good one stays intact.
         """
         config, setup = self.config, self.setup
+        if self.manager is None:
+            self.restore_latest(report=print if verbose else (lambda *a: None))
         # Flushed every 10 s so that TensorBoard follows the run live.
         train_writer = tf.summary.create_file_writer(os.path.join(self.save_path, "train"), flush_millis=10_000)
         eval_writer = tf.summary.create_file_writer(os.path.join(self.save_path, "eval"), flush_millis=10_000)
-        metrics_path = os.path.join(self.save_path, METRICS_FILE)
-        metrics = {}
         start = int(self.epoch.numpy())
-        best = {k: v for k, v in read_metrics(self.save_path).items() if k in BEST_KEYS} if start else {}
+        records = runfiles.keep_history_before(self.save_path, start)
+        extra = {}
+        if start and not records:  # a run from before the history existed: keep its metrics.json's best
+            extra = {k: v for k, v in runfiles.read_metrics(self.save_path).items() if k in runfiles.BEST_KEYS}
+        if start:
+            runfiles.write_metrics(self.save_path, records, extra)
         for epoch in range(start, config.max_epoch):
             if verbose:
-                print(f"Epoch {epoch + 1}/{config.max_epoch}", flush=True)
-            epoch_learning_rate = self._learning_rate()  # the rate this epoch's steps use
+                print(f"epoch {epoch} ({epoch + 1 - start} of {config.max_epoch - start} in this run, "
+                      f"epochs counted from 0)", flush=True)
+            rates = self.learning_rates()  # the rates this epoch's steps use
             bar = keras.utils.Progbar(setup.steps_per_epoch, verbose=1 if verbose else 0)
-            dataset = self.strategy.experimental_distribute_dataset(setup.train_batches(epoch))
-            sums = {}
-            for i, batch in enumerate(dataset):
-                logs = {k: float(v) for k, v in self.train_step(batch).items()}
-                bad = [k for k, v in logs.items() if not math.isfinite(v)]
-                if bad:
-                    last = self.manager.latest_checkpoint or "none yet"
-                    raise TrainingDiverged(
-                        f"{bad[0]} became {logs[bad[0]]} at epoch {epoch} step {i}; stopped without saving, "
-                        f"the last good checkpoint ({last}) is intact; try a lower --lr")
-                for k, v in logs.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                step = int(self.step.numpy())
-                if step % config.summary_every == 0:
-                    with train_writer.as_default(step=step):
-                        for k, v in logs.items():
-                            tf.summary.scalar(k, v)
-                        tf.summary.scalar("learning_rate", self._learning_rate())
-                bar.update(i + 1, list(logs.items()))
-            metrics = {k: v / setup.steps_per_epoch for k, v in sums.items()}
+            began = time.perf_counter()
+            try:
+                sums, steps = self._train_epoch(epoch, bar, train_writer)
+            except BaseException:
+                if verbose:
+                    print(flush=True)  # end the progress bar's line before any message
+                raise
+            step_seconds = time.perf_counter() - began
+            metrics = {k: v / steps for k, v in sums.items()}
             metrics.update(setup.evaluate())
-            metrics.update(epoch=epoch, learning_rate=epoch_learning_rate)
-            best = _track_best(best, metrics)
-            metrics.update(best)
+            metrics.update(rates, epoch=epoch, step_seconds=step_seconds)
             self._epoch_summaries(eval_writer, metrics)
+            metrics["epoch_seconds"] = time.perf_counter() - began
+            runfiles.append_history(self.save_path, metrics)
+            records.append(metrics)
             self.epoch.assign(epoch + 1)
             self.manager.save(checkpoint_number=epoch)
-            write_json_atomically(metrics_path, metrics)
+            summary = runfiles.write_metrics(self.save_path, records, extra)
             if verbose:
-                shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())
-                                  if k not in ("epoch",) and not k.endswith("_loss"))
+                shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(summary.items())
+                                  if k != "epoch" and not k.endswith("_loss") and not k.startswith("learning_rate_")
+                                  and v is not None)
                 print(f"epoch {epoch} done: {shown}", flush=True)
         train_writer.flush()
         eval_writer.flush()
-        return metrics or read_metrics(self.save_path)
+        return runfiles.read_metrics(self.save_path)
+
+    def _train_epoch(self, epoch, bar, writer):
+        """Runs one epoch's steps; returns the sums of the logged scalars and the number of steps."""
+        config = self.config
+        dataset = self.strategy.experimental_distribute_dataset(self.setup.train_batches(epoch))
+        sums, pending, done = {}, [], 0
+        step = int(self.step.numpy())
+
+        def read_back():
+            nonlocal done, pending
+            values = self._check_finite(pending, epoch, done)
+            for logs in values:
+                for k, v in logs.items():
+                    sums[k] = sums.get(k, 0.0) + v
+            done += len(values)
+            pending = []
+            return values[-1]
+
+        for batch in dataset:
+            logs = self.train_step(batch)
+            pending.append(logs)
+            step += 1
+            if len(pending) == READBACK_EVERY:
+                bar.update(done + len(pending), list(read_back().items()))
+            if step % config.summary_every == 0:
+                with writer.as_default(step=step):
+                    for k, v in dict(logs, **self.learning_rates()).items():
+                        tf.summary.scalar(k, v)
+        if pending:
+            bar.update(done + len(pending), list(read_back().items()))
+        return sums, done

@@ -62,6 +62,16 @@ flags.DEFINE_enum("encoder", "deterministic", ["deterministic", "gaussian"],
                   "deterministic (the paper) or gaussian (the reference's reparameterized encoder).")
 flags.DEFINE_integer("hidden", 1000, "Units in each hidden layer of every network (the paper: 1000).")
 flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
+flags.DEFINE_bool("encoder_batchnorm", False, "Batch normalization after each hidden layer of the encoder.")
+flags.DEFINE_float("input_dropout", 0.0, "Dropout rate on the encoder's input pixels during training.")
+flags.DEFINE_bool("logits_batchnorm", False, "Batch-normalize the label logits before the softmax "
+                  "(a departure from the paper, against the clustering collapse).")
+flags.DEFINE_float("discriminator_noise", 0.0, "Std of Gaussian noise on both discriminators' inputs "
+                   "(a departure from the paper, against the clustering collapse).")
+flags.DEFINE_float("init_std", None, "Initial kernels from N(0, init_std^2) (the paper: 0.01; default Glorot uniform).")
+flags.DEFINE_bool("xla", True, "Compile the training step with XLA.")
+flags.DEFINE_bool("allow_change", False, "Resume a run with typed flags that differ from the ones it was trained "
+                  "with (each change is recorded in its flags.json).")
 flags.DEFINE_bool("tfds_download", False, "Let tensorflow-datasets download MNIST (needs internet).")
 
 NOISE_STD = 0.6
@@ -72,6 +82,15 @@ TRAIN_MODES = {"train": "unsupervised", "train_supervised": "supervised",
                "train_semisupervised": "semisupervised", "train_cluster": "cluster",
                "train_dimreduce": "dimreduce"}
 ACTIONS = ("generate", "viz", "parzen")
+# Each flag that sets a field of the configuration, by the field's name.
+FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "lr", "dropout_keep": "dropout",
+                 "input_noise_std": "noise", "batch_size": "bsize", "max_epoch": "maxepoch", "nlabel": "nlabel",
+                 "variational_encoder": "encoder", "hidden": "hidden", "validation_size": "validation_size",
+                 "seed": "seed", "ncluster": "ncluster", "eta": "eta", "optimizer": "optimizer",
+                 "encoder_batchnorm": "encoder_batchnorm", "input_dropout": "input_dropout",
+                 "logits_batchnorm": "logits_batchnorm", "discriminator_noise_std": "discriminator_noise",
+                 "init_std": "init_std", "jit_compile": "xla", "adversarial_learning_rate": "lr",
+                 **{name: name for name in LOSS_WEIGHTS}}
 
 
 def chosen_mode():
@@ -86,7 +105,7 @@ def chosen_mode():
         fail("nothing to do: pass one of " + ", ".join("--" + n for n in (*TRAIN_MODES, *ACTIONS)))
     if FLAGS.label and trains and trains[0] != "train":
         fail("--label goes with --train (the model of Fig. 3)")
-    if FLAGS.supervise and not actions:
+    if FLAGS.supervise and not FLAGS.generate:
         fail("--supervise goes with --generate")
     if FLAGS.label and FLAGS.supervise:
         fail("--label and --supervise name different models: pass one")
@@ -112,7 +131,9 @@ def default_save_path(mode, nlabel, ncluster):
 
 
 def make_config(mode):
-    from aae_tf.config import ExperimentConfig
+    from aae_tf.config import ConfigError, ExperimentConfig
+    if FLAGS.data_path is not None and not FLAGS.data_path.strip():
+        fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
     nlabel = FLAGS.nlabel if FLAGS.nlabel is not None else DEFAULT_NLABEL.get(mode, -1)
     ncluster = FLAGS.ncluster if FLAGS.ncluster is not None else DEFAULT_NCLUSTER.get(mode, 16)
     if mode == "cluster" and nlabel != 0:
@@ -135,9 +156,18 @@ def make_config(mode):
             learning_rate=lr, dropout_keep=FLAGS.dropout, input_noise_std=NOISE_STD if FLAGS.noise else 0.0,
             batch_size=FLAGS.bsize, max_epoch=FLAGS.maxepoch, nlabel=nlabel, **weights,
             variational_encoder=FLAGS.encoder == "gaussian", hidden=FLAGS.hidden,
-            validation_size=FLAGS.validation_size, seed=FLAGS.seed, ncluster=ncluster, eta=FLAGS.eta, **schedule)
-    except ValueError as e:
-        fail(f"{e} (check the flags)")
+            validation_size=FLAGS.validation_size, seed=FLAGS.seed, ncluster=ncluster, eta=FLAGS.eta,
+            encoder_batchnorm=FLAGS.encoder_batchnorm, input_dropout=FLAGS.input_dropout,
+            logits_batchnorm=FLAGS.logits_batchnorm, discriminator_noise_std=FLAGS.discriminator_noise,
+            init_std=FLAGS.init_std, jit_compile=FLAGS.xla, **schedule)
+    except ConfigError as e:
+        flag = FLAG_OF_FIELD.get(e.field, e.field)
+        fail(f"--{flag} {e.reason}")
+
+
+def typed_fields():
+    """{config field: flag name} of the flags the user typed."""
+    return {field: flag for field, flag in FLAG_OF_FIELD.items() if FLAGS[flag].present}
 
 
 def explicit_flags(config):
@@ -154,10 +184,9 @@ def main(argv):
 
 def train_command(config, save_path):
     from aae_tf import run
-    mnist = run.load_data(FLAGS.data_path, FLAGS.tfds_download)
-    print(f"MNIST from {mnist.source}; writing to {save_path}")
-    metrics = run.train(config, save_path, mnist, extra_flags={"data_path": FLAGS.data_path})
-    if "test_error" in metrics:
+    metrics = run.train(config, save_path, lambda data_path: run.load_data(data_path, FLAGS.tfds_download),
+                        explicit=typed_fields(), data_path=FLAGS.data_path, allow_change=FLAGS.allow_change)
+    if metrics.get("test_error") is not None:
         print(f"test error: {metrics['test_error']:.2f}%")
 
 

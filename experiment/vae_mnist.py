@@ -37,7 +37,13 @@ flags.DEFINE_integer("validation_size", 10000, "Training images held out.")
 flags.DEFINE_integer("hidden", 1000, "Units in each hidden layer.")
 flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
 
+flags.DEFINE_bool("allow_change", False, "Resume a run with typed flags that differ from the ones it was trained "
+                  "with (each change is recorded in its flags.json).")
+
 ACTIONS = ("generate", "viz", "test")
+# Each flag that sets a field of the configuration, by the field's name.
+FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "lr", "batch_size": "bsize",
+                 "max_epoch": "maxepoch", "hidden": "hidden", "validation_size": "validation_size", "seed": "seed"}
 
 
 def main(argv):
@@ -46,15 +52,17 @@ def main(argv):
         fail(f"--train cannot be combined with --{actions[0]}: train first, then run --{actions[0]}")
     if not FLAGS.train and not actions:
         fail("nothing to do: pass one of --train, --generate, --viz, --test")
-    from aae_tf.config import ExperimentConfig
+    from aae_tf.config import ConfigError, ExperimentConfig
+    if FLAGS.data_path is not None and not FLAGS.data_path.strip():
+        fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
     try:
         # beta1 0.9: the usual Adam for a VAE, which has no adversary to balance.
         config = ExperimentConfig(mode="vae", ncode=FLAGS.ncode, dist_type=FLAGS.dist_type, learning_rate=FLAGS.lr,
                                   beta1=0.9, batch_size=FLAGS.bsize, max_epoch=FLAGS.maxepoch,
                                   variational_encoder=True, hidden=FLAGS.hidden,
                                   validation_size=FLAGS.validation_size, seed=FLAGS.seed)
-    except ValueError as e:
-        fail(f"{e} (check the flags)")
+    except ConfigError as e:
+        fail(f"--{FLAG_OF_FIELD.get(e.field, e.field)} {e.reason}")
     save_path = FLAGS.save_path or os.path.join("runs", f"vae_{FLAGS.dist_type}_z{FLAGS.ncode}")
     run_guarded(lambda: command(config, save_path), save_path, argv)
 
@@ -62,9 +70,9 @@ def main(argv):
 def command(config, save_path):
     from aae_tf import run
     if FLAGS.train:
-        mnist = run.load_data(FLAGS.data_path)
-        print(f"MNIST from {mnist.source}; writing to {save_path}")
-        run.train(config, save_path, mnist, extra_flags={"data_path": FLAGS.data_path})
+        typed = {field: flag for field, flag in FLAG_OF_FIELD.items() if FLAGS[flag].present}
+        run.train(config, save_path, run.load_data, explicit=typed, data_path=FLAGS.data_path,
+                  allow_change=FLAGS.allow_change)
         return
     explicit = {key: getattr(config, key) for key in ("ncode", "dist_type", "hidden") if FLAGS[key].present}
     config, trained_data_path = run.trained_config(save_path, explicit)

@@ -89,10 +89,10 @@ def test_same_command_resumes(gmm_run, tiny_idx):
 @pytest.mark.parametrize("args, expected", [
     (["--train", "--generate"], "cannot be combined"),
     ([], "nothing to do"),
-    (["--train", "--bsize", "0"], "batch_size must be positive"),
-    (["--train", "--maxepoch", "-1"], "max_epoch must be positive"),
+    (["--train", "--bsize", "0"], "--bsize must be at least 2"),
+    (["--train", "--maxepoch", "-1"], "--maxepoch must be positive"),
     (["--train", "--dist_type", "cauchy"], "dist_type"),
-    (["--train", "--dropout", "0"], "keep probability"),
+    (["--train", "--dropout", "0"], "--dropout must be in (0, 1]"),
     (["--train_supervised", "--label"], "--label goes with --train"),
     (["--train", "--extra"], "Unknown command line flag"),
     (["--train", "stray"], "unexpected arguments"),
@@ -123,7 +123,7 @@ def test_other_settings_on_an_existing_run_are_refused(gmm_run, tiny_idx):
     before = sorted(os.listdir(os.path.join(gmm_run, "checkpoints")))
     line = one_line_error(cli("--train", "--dist_type", "gaussian", "--data_path", tiny_idx,
                               "--save_path", gmm_run, *FAST))
-    assert "other settings" in line
+    assert "--dist_type gaussian does not fit the run" in line
     assert sorted(os.listdir(os.path.join(gmm_run, "checkpoints"))) == before
 
 
@@ -179,6 +179,6 @@ def test_damaged_flags_json_is_reported(gmm_run, tmp_path):
     copy = tmp_path / "damaged"
     shutil.copytree(gmm_run, copy)
     (copy / "flags.json").write_text("[1, 2]")
-    assert "does not hold a configuration" in one_line_error(cli("--generate", "--load", "0", "--save_path", str(copy)))
+    assert "flags.json is damaged" in one_line_error(cli("--generate", "--load", "0", "--save_path", str(copy)))
     (copy / "flags.json").write_text("{not json")
-    assert "unreadable" in one_line_error(cli("--viz", "--load", "0", "--save_path", str(copy)))
+    assert "flags.json is damaged" in one_line_error(cli("--viz", "--load", "0", "--save_path", str(copy)))

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from aae_tf import config as config_lib
 from aae_tf import data
+from aae_tf import runfiles
 from aae_tf import setups
 from aae_tf import train
 
@@ -148,11 +149,12 @@ def test_shuffling_is_seeded_per_epoch(small_mnist, tmp_path):
 
 
 def test_model_choice_uses_validation_only():
-    best = train._track_best({}, {"epoch": 0, "validation_error": 9.0, "test_error": 8.0})
-    best = train._track_best(best, {"epoch": 1, "validation_error": 7.0, "test_error": 9.5})
-    best = train._track_best(best, {"epoch": 2, "validation_error": 7.5, "test_error": 1.0})
+    records = [{"epoch": 0, "validation_error": 9.0, "test_error": 8.0},
+               {"epoch": 1, "validation_error": 7.0, "test_error": 9.5},
+               {"epoch": 2, "validation_error": 7.5, "test_error": 1.0}]
+    best = runfiles.best_record(records)
     assert best == {"best_epoch": 1, "best_validation_error": 7.0, "test_error_at_best_validation": 9.5}
-    assert train._track_best({}, {"epoch": 0, "test_error": 3.0}) == {}
+    assert runfiles.best_record([{"epoch": 0, "test_error": 3.0}]) == {}
 
 
 def test_paper_sgd_gives_each_phase_kind_its_momentum_and_rate(small_mnist, tmp_path):

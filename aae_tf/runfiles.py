@@ -1,0 +1,206 @@
+"""The files of a run folder other than checkpoints: atomic JSON, the per-epoch history, the lock.
+
+A run folder is the user's work. Everything here is written so that a crash
+at any moment leaves either the old or the new file, never a torn one (the
+history is appended line by line and read tolerantly of a torn last line),
+and so that two processes never train one folder.
+"""
+
+import fcntl
+import glob
+import json
+import math
+import os
+import shutil
+import tempfile
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.jsonl"
+LOCK_FILE = ".lock"
+BEST_KEYS = ("best_epoch", "best_validation_error", "test_error_at_best_validation")
+
+
+class RunFileError(Exception):
+    """A run file is damaged or the folder is busy; the message is one line that says what to do."""
+
+
+def write_json_atomically(path, payload):
+    """Writes JSON through a temporary file and a rename, so a crash never leaves a half-written file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.partial")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=2, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def read_json_object(path):
+    """The JSON object in ``path``, or None if there is no such file.
+
+    Raises:
+      RunFileError: the file holds no JSON object (garbage, empty, a list...).
+    """
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            value = json.load(f)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise RunFileError(f"{path} is damaged ({type(e).__name__})") from None
+    if not isinstance(value, dict):
+        raise RunFileError(f"{path} is damaged (it holds a JSON {type(value).__name__}, not an object)")
+    return value
+
+
+# --------------------------------------------------------------------------- history
+
+def read_history(save_path):
+    """The per-epoch records of a run, in order; a torn last line (a crash mid-append) is ignored.
+
+    Raises:
+      RunFileError: a line other than the last is damaged.
+    """
+    path = os.path.join(save_path, HISTORY_FILE)
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    records = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
+                raise ValueError("not an epoch record")
+        except (ValueError, UnicodeDecodeError):
+            if all(not rest.strip() for rest in lines[i + 1:]):
+                break  # torn last line
+            raise RunFileError(f"{path} is damaged at line {i + 1}; the checkpoints are intact: move the file "
+                               "aside to resume (the epochs before will be missing from the history)") from None
+        records.append(record)
+    return records
+
+
+def append_history(save_path, record):
+    """Appends one epoch's record as one line, flushed to disk."""
+    path = os.path.join(save_path, HISTORY_FILE)
+    line = json.dumps(record, sort_keys=True, allow_nan=True)
+    with open(path, "ab") as f:
+        # A torn last line from a crash is cut off before the next record is appended.
+        if f.tell() > 0:
+            with open(path, "rb") as r:
+                r.seek(-1, os.SEEK_END)
+                if r.read(1) != b"\n":
+                    f.write(b"\n")
+        f.write(line.encode() + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def keep_history_before(save_path, epochs_done):
+    """Drops records of epochs not covered by a checkpoint (written just before a crash); returns the rest."""
+    records = [r for r in read_history(save_path) if r["epoch"] < epochs_done]
+    path = os.path.join(save_path, HISTORY_FILE)
+    if os.path.exists(path):
+        fd, tmp = tempfile.mkstemp(dir=save_path, suffix=".jsonl.partial")
+        with os.fdopen(fd, "w") as f:
+            for record in records:
+                f.write(json.dumps(record, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    return records
+
+
+def best_record(records, metric="validation_error"):
+    """Model choice on the validation set only: the epoch with the lowest ``metric``, and its test error.
+
+    Returns:
+      {best_epoch, best_validation_error, test_error_at_best_validation}, or {}
+      when no record has the metric.
+    """
+    best = {}
+    for record in records:
+        value = record.get(metric)
+        if value is None or not math.isfinite(value):
+            continue
+        if not best or value < best["best_validation_error"]:
+            best = {"best_epoch": record["epoch"], "best_validation_error": value,
+                    "test_error_at_best_validation": record.get("test_error")}
+    return best
+
+
+def summary(records):
+    """What ``metrics.json`` holds: the last epoch's record and the validation-chosen epoch."""
+    if not records:
+        return {}
+    return dict(records[-1], **best_record(records))
+
+
+def write_metrics(save_path, records, extra=None):
+    """Rewrites ``metrics.json`` from the history (plus ``extra`` evaluations); returns what it wrote."""
+    metrics = dict(summary(records), **(extra or {}))
+    write_json_atomically(os.path.join(save_path, METRICS_FILE), metrics)
+    return metrics
+
+
+def read_metrics(save_path):
+    """The run's metrics: ``metrics.json`` if it is intact, else rebuilt from the history."""
+    try:
+        metrics = read_json_object(os.path.join(save_path, METRICS_FILE))
+    except RunFileError:
+        metrics = None
+    return metrics if metrics is not None else summary(read_history(save_path))
+
+
+# --------------------------------------------------------------------------- folder
+
+def remove_partial_writes(save_path):
+    """Deletes what interrupted writes left: ``*.partial`` files and ``ckpt-N_temp`` folders."""
+    for pattern in ("*.partial", os.path.join("checkpoints", "*.partial"), os.path.join("checkpoints", "*_temp*")):
+        for path in glob.glob(os.path.join(save_path, pattern)):
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+
+
+class RunLock:
+    """An exclusive OS lock on a run folder, held while a process trains it.
+
+    The lock dies with the process (``flock``), so a killed run leaves none
+    behind; the file keeps the holder's process id for the message.
+    """
+
+    def __init__(self, save_path):
+        self.path = os.path.join(save_path, LOCK_FILE)
+        self._file = None
+
+    def __enter__(self):
+        f = open(self.path, "a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            f.close()
+            raise RunFileError(f"{os.path.dirname(self.path)} is being trained by another process (pid {holder}); "
+                               "wait for it to finish or use another --save_path") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._file = f
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        self._file.close()
+        self._file = None
+        return False
