@@ -93,13 +93,12 @@ def append_history(save_path, record):
     """Appends one epoch's record as one line, flushed to disk."""
     path = os.path.join(save_path, HISTORY_FILE)
     line = json.dumps(record, sort_keys=True, allow_nan=True)
+    if os.path.exists(path):
+        with open(path, "r+b") as f:
+            content = f.read()
+            if content and not content.endswith(b"\n"):  # a torn last line from a crash: cut it off
+                f.truncate(content.rfind(b"\n") + 1)
     with open(path, "ab") as f:
-        # A torn last line from a crash is cut off before the next record is appended.
-        if f.tell() > 0:
-            with open(path, "rb") as r:
-                r.seek(-1, os.SEEK_END)
-                if r.read(1) != b"\n":
-                    f.write(b"\n")
         f.write(line.encode() + b"\n")
         f.flush()
         os.fsync(f.fileno())

@@ -71,6 +71,9 @@ def prepare_data(mnist, config):
     """Splits MNIST for ``config``: validation held out, labeled subset chosen (balanced, seeded)."""
     tr_x, tr_y, va_x, va_y = data_lib.split_validation(mnist, config.validation_size)
     labeled = np.ones(len(tr_y), dtype=bool)
+    if config.nlabel > len(tr_y):
+        raise data_lib.DataError(f"--nlabel {config.nlabel} exceeds the {len(tr_y)} training images "
+                                 "(pass -1 to keep every label)")
     if 0 <= config.nlabel < len(tr_y):
         labeled[:] = False
         labeled[data_lib.balanced_labeled_subset(tr_y, config.nlabel, config.seed)] = True

@@ -115,7 +115,7 @@ class Engine:
                 status.expect_partial()
             else:
                 status.assert_existing_objects_matched()
-        except (ValueError, AssertionError, tf.errors.OpError) as e:
+        except (ValueError, AssertionError, IndexError, tf.errors.OpError) as e:  # IndexError: a truncated file
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             raise CheckpointError(f"the checkpoint {path} is damaged or does not fit this model ({first})") from None
 

@@ -7,6 +7,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+import subprocess  # noqa: E402
+
+import matplotlib.image  # noqa: E402
 import pytest  # noqa: E402
 
 from aae_tf import data  # noqa: E402
@@ -30,3 +33,37 @@ def tiny_idx(small_mnist, tmp_path_factory):
     folder = tmp_path_factory.mktemp("mnist_idx")
     data.write_idx_folder(small_mnist, str(folder))
     return str(folder)
+
+
+# --------------------------------------------------------------------------- the command line
+
+SCRIPT = os.path.join(ROOT, "experiment", "aae_mnist.py")
+VAE_SCRIPT = os.path.join(ROOT, "experiment", "vae_mnist.py")
+FAST = ["--hidden", "32", "--bsize", "50", "--validation_size", "200"]
+
+
+def cli(*args, cwd=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env,
+                          cwd=cwd or ROOT, timeout=600)
+
+
+def ok(*args):
+    result = cli(*args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def one_line_error(result):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines()
+              if line.startswith("error:") or line.startswith("FATAL Flags parsing error")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def png_shape(path):
+    return matplotlib.image.imread(path).shape[:2]
+
+

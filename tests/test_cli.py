@@ -5,38 +5,9 @@ import os
 import subprocess
 import sys
 
-import matplotlib.image
 import pytest
 
-from conftest import ROOT
-
-SCRIPT = os.path.join(ROOT, "experiment", "aae_mnist.py")
-FAST = ["--hidden", "32", "--bsize", "50", "--validation_size", "200"]
-
-
-def cli(*args, cwd=None):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env,
-                          cwd=cwd or ROOT, timeout=600)
-
-
-def ok(*args):
-    result = cli(*args)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result
-
-
-def one_line_error(result):
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines()
-              if line.startswith("error:") or line.startswith("FATAL Flags parsing error")]
-    assert len(errors) == 1, result.stderr
-    return errors[0]
-
-
-def png_shape(path):
-    return matplotlib.image.imread(path).shape[:2]
+from conftest import FAST, SCRIPT, cli, ok, one_line_error, png_shape
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +68,20 @@ def test_same_command_resumes(gmm_run, tiny_idx):
     (["--train", "--extra"], "Unknown command line flag"),
     (["--train", "stray"], "unexpected arguments"),
     (["--train", "--label"], "gmm or swiss_roll"),
+    (["--train_cluster", "--ncluster", "1"], "--ncluster must be at least 2"),
+    (["--train", "--eta", "-1"], "--eta must be a finite number, not negative"),
+    (["--train", "--disw", "-1"], "--disw must be a finite number, not negative"),
+    (["--train", "--encw", "0"], "--encw must be positive"),
+    (["--train", "--bsize", "1"], "--bsize must be at least 2"),
+    (["--train", "--lr", "nan"], "--lr must be a positive finite number"),
+    (["--train", "--lr", "inf"], "--lr must be a positive finite number"),
+    (["--train_semisupervised", "--nlabel", "-5"], "--nlabel must be -1 (all labels)"),
+    (["--train", "--data_path", ""], "--data_path is empty"),
+    (["--viz", "--supervise"], "--supervise goes with --generate"),
 ])
 def test_bad_flags_give_one_line(args, expected, tiny_idx, tmp_path):
-    result = cli(*FAST, "--data_path", tiny_idx, "--save_path", str(tmp_path / "bad"), *args)
+    result = cli(*FAST, "--save_path", str(tmp_path / "bad"), *args,
+                 *([] if "--data_path" in args else ["--data_path", tiny_idx]))
     assert expected in one_line_error(result)
     assert not os.path.exists(tmp_path / "bad" / "checkpoints")
 

@@ -5,10 +5,8 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT
-from test_cli import FAST, cli, ok, one_line_error, png_shape
+from conftest import FAST, VAE_SCRIPT as VAE, cli, ok, one_line_error, png_shape
 
-VAE = os.path.join(ROOT, "experiment", "vae_mnist.py")
 
 
 def metrics_of(save):
@@ -82,6 +80,7 @@ def test_parzen_adds_likelihood_to_metrics(tiny_idx, tmp_path):
     metrics = metrics_of(save)
     assert "Parzen log-likelihood" in result.stdout
     assert metrics["log_likelihood_sem"] > 0 and metrics["parzen_samples"] == 10000
+    assert metrics["parzen_epoch"] == 0
     assert metrics["reconstruction_loss"] > 0  # the training metrics are kept
 
 

@@ -1,0 +1,101 @@
+"""The run folder's own files: history, metrics, lock, and the strict reading of a recorded configuration."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from aae_tf import config as config_lib
+from aae_tf import data
+from aae_tf import runfiles
+
+
+def test_history_survives_a_torn_last_line(tmp_path):
+    runfiles.append_history(str(tmp_path), {"epoch": 0, "validation_error": 5.0, "test_error": 6.0})
+    runfiles.append_history(str(tmp_path), {"epoch": 1, "validation_error": 4.0, "test_error": 7.0})
+    with open(tmp_path / runfiles.HISTORY_FILE, "ab") as f:
+        f.write(b'{"epoch": 2, "valid')  # a crash in the middle of an append
+    assert [r["epoch"] for r in runfiles.read_history(str(tmp_path))] == [0, 1]
+    runfiles.append_history(str(tmp_path), {"epoch": 2, "validation_error": 4.5, "test_error": 1.0})
+    records = runfiles.read_history(str(tmp_path))
+    assert [r["epoch"] for r in records] == [0, 1, 2]
+    assert runfiles.summary(records) == {"epoch": 2, "validation_error": 4.5, "test_error": 1.0, "best_epoch": 1,
+                                         "best_validation_error": 4.0, "test_error_at_best_validation": 7.0}
+
+
+def test_a_damaged_line_before_the_last_is_reported(tmp_path):
+    (tmp_path / runfiles.HISTORY_FILE).write_text('{"epoch": 0}\ngarbage\n{"epoch": 2}\n')
+    with pytest.raises(runfiles.RunFileError, match="damaged at line 2"):
+        runfiles.read_history(str(tmp_path))
+
+
+def test_history_keeps_only_epochs_with_a_checkpoint(tmp_path):
+    for epoch in range(4):
+        runfiles.append_history(str(tmp_path), {"epoch": epoch})
+    assert [r["epoch"] for r in runfiles.keep_history_before(str(tmp_path), 3)] == [0, 1, 2]
+    assert [r["epoch"] for r in runfiles.read_history(str(tmp_path))] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("content", ["garbage", "", "plain text", "[1, 2]"])
+def test_damaged_metrics_are_rebuilt_from_the_history(tmp_path, content):
+    runfiles.append_history(str(tmp_path), {"epoch": 0, "validation_error": 3.0, "test_error": 2.0})
+    (tmp_path / runfiles.METRICS_FILE).write_text(content)
+    assert runfiles.read_metrics(str(tmp_path))["best_validation_error"] == 3.0
+
+
+def test_a_second_holder_of_the_lock_is_refused_with_the_first_ones_pid(tmp_path):
+    with runfiles.RunLock(str(tmp_path)):
+        with pytest.raises(runfiles.RunFileError, match=f"pid {os.getpid()}"):
+            with runfiles.RunLock(str(tmp_path)):
+                pass
+    with runfiles.RunLock(str(tmp_path)):  # released: free again
+        pass
+
+
+def test_partial_writes_are_cleaned_up(tmp_path):
+    (tmp_path / "checkpoints" / "ckpt-3_temp").mkdir(parents=True)
+    (tmp_path / "metrics.json.partial").write_text("{")
+    (tmp_path / "checkpoints" / "ckpt-2.index").write_text("kept")
+    runfiles.remove_partial_writes(str(tmp_path))
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["ckpt-2.index"]
+    assert not (tmp_path / "metrics.json.partial").exists()
+
+
+def test_recorded_configuration_must_be_complete_and_typed():
+    recorded = json.loads(config_lib.ExperimentConfig(mode="cluster", ncode=5).to_json())
+    assert config_lib.ExperimentConfig.from_dict(recorded).ncode == 5
+    with pytest.raises(config_lib.ConfigError, match="ncode should be of type int"):
+        config_lib.ExperimentConfig.from_dict(dict(recorded, ncode=5.0))
+    with pytest.raises(config_lib.ConfigError, match="dist_type is missing"):
+        config_lib.ExperimentConfig.from_dict({k: v for k, v in recorded.items() if k != "dist_type"})
+    with pytest.raises(config_lib.ConfigError, match="mode is missing"):
+        config_lib.ExperimentConfig.from_dict({})
+    # A run recorded before the later options existed trained with their defaults.
+    old = {k: v for k, v in recorded.items() if k not in config_lib.ADDED_LATER}
+    assert config_lib.ExperimentConfig.from_dict(old).encoder_batchnorm is False
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("learning_rate", float("nan"), "positive finite"), ("learning_rate", float("inf"), "positive finite"),
+    ("batch_size", 1, "at least 2"), ("ncluster", 1, "at least 2"), ("eta", -1.0, "not negative"),
+    ("disw", -1.0, "not negative"), ("encw", 0.0, "must be positive"), ("nlabel", -5, "-1 (all labels)"),
+    ("input_dropout", 1.0, "[0, 1)"), ("init_std", 0.0, "positive"),
+])
+def test_settings_out_of_range_name_their_field(field, value, expected):
+    with pytest.raises(config_lib.ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[")) as caught:
+        config_lib.ExperimentConfig(**{field: value})
+    assert caught.value.field == field
+
+
+def test_a_cache_of_the_right_shapes_but_the_wrong_kind_is_refused(tmp_path, mnist):
+    path = str(tmp_path / "cache.npz")
+    np.savez(path, train_images=mnist.train_images.astype(np.float32), train_labels=mnist.train_labels,
+             test_images=mnist.test_images, test_labels=mnist.test_labels)
+    with pytest.raises(data.DataError, match="wrong kind"):
+        data.load_cached_npz(path)
+    np.savez(path, train_images=mnist.train_images, train_labels=mnist.train_labels[:100],
+             test_images=mnist.test_images, test_labels=mnist.test_labels)
+    with pytest.raises(data.DataError, match="wrong kind"):
+        data.load_cached_npz(path)
