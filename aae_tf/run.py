@@ -17,9 +17,9 @@ from aae_tf import config as config_lib
 from aae_tf import runfiles
 from aae_tf import data as data_lib
 from aae_tf import evaluation
+from aae_tf import experiments
+from aae_tf import figures
 from aae_tf import plots
-from aae_tf import priors
-from aae_tf import setups
 from aae_tf import train as train_lib
 
 FLAGS_FILE = "flags.json"
@@ -112,7 +112,7 @@ def build(config, mnist, save_path, strategy=None):
     strategy = strategy or tf.distribute.get_strategy()
     try:
         with strategy.scope():
-            setup = setups.build_setup(config, setups.prepare_data(mnist, config))
+            setup = experiments.create(config, mnist)
     except (ValueError, data_lib.DataError) as e:
         raise UserError(str(e)) from None
     return train_lib.Engine(setup, save_path, strategy)
@@ -219,16 +219,12 @@ def generate(engine, save_path, supervise=False, seed=0):
     setup = engine.setup
     seed = tf.constant([seed, 1], tf.int32)
     if supervise:
-        if setup.config.mode != "supervised":
+        grid = setup.style_grid(10, seed)
+        if grid is None:
             raise UserError("--supervise draws a supervised model (--train_supervised); "
                             f"the run in {save_path} is {setup.config.mode}")
-        n_styles, n_digits = 10, data_lib.NUM_CLASSES
-        styles = setup.prior.sample(n_styles, seed)
-        code = tf.tile(styles, [n_digits, 1])  # row r, column c: style c
-        digits = tf.repeat(tf.range(n_digits), n_styles)
-        images = setup.decode(code, tf.one_hot(digits, n_digits))
         path = os.path.join(save_path, "sample_style.png")
-        plots.save_grid(path, images.numpy(), n_digits, n_styles)
+        plots.save_grid(path, grid.numpy(), data_lib.NUM_CLASSES, 10)
         return path
     images = setup.sample_images(400, seed)
     path = os.path.join(save_path, "generate_im.png")
@@ -236,61 +232,19 @@ def generate(engine, save_path, supervise=False, seed=0):
     return path
 
 
-def _decode_points(setup, points, label_code=None):
-    return setup.decode(tf.constant(points, tf.float32), label_code).numpy()
+def viz(engine, save_path, mnist):
+    """Draws what the model learned (each experiment's ``figures``); returns the paths written.
 
-
-def viz(engine, save_path, mnist, grid=20):
-    """Draws what the model learned; returns the paths written.
-
-    Always ``latent.png`` (test codes colored by digit, needs a 2-D code),
-    then by prior and mode: the manifold over the Gaussian's percentiles
-    (Fig. 2e), one manifold per gmm component along its own axes (Fig. 4b),
-    the walk along the swiss roll (Fig. 4d), the cluster heads (Fig. 9).
+    Most draw ``latent.png`` (test codes colored by digit, needs a 2-D code);
+    the unsupervised, label-conditioned and VAE models add their manifold
+    over the prior's walks (Fig. 2e, 4b, 4d); the clustering model draws its
+    cluster heads and members (Fig. 9) and the cluster x digit table.
     """
-    setup, config = engine.setup, engine.setup.config
-    written = []
-    if config.mode == "cluster":
-        written.append(_cluster_heads(setup, save_path))
-    if config.ncode != 2:
-        if written:
-            return written
-        raise UserError(f"--viz draws 2-D codes: this run has --ncode {config.ncode}; train with --ncode 2")
-    out = setup.encode(data_lib.to_float_images(mnist.test_images))
-    path = os.path.join(save_path, "latent.png")
-    plots.save_latent(path, out["code"].numpy(), mnist.test_labels, title=f"{config.mode}, {config.dist_type} prior")
-    written.append(path)
-    if config.mode not in ("unsupervised", "label", "vae"):
-        return written
-    if config.dist_type == "gaussian":
-        path = os.path.join(save_path, "manifold.png")
-        plots.save_grid(path, _decode_points(setup, plots.normal_percentile_grid(grid)), grid, grid)
-        written.append(path)
-    elif config.dist_type == "gmm":
-        centers, radial, tangential = priors.gmm_component_axes()
-        for k in range(len(centers)):
-            points = plots.component_axes_grid(centers[k], radial[k], tangential[k], 0.5, 0.1, 10)
-            path = os.path.join(save_path, f"manifold_{k}.png")
-            plots.save_grid(path, _decode_points(setup, points), 10, 10)
-            written.append(path)
-    elif config.dist_type == "swiss_roll":
-        path = os.path.join(save_path, "manifold_swiss_roll.png")
-        plots.save_grid(path, _decode_points(setup, priors.swiss_roll_position()), 10, 10)
-        written.append(path)
-    return written
+    try:
+        return engine.setup.figures(save_path, mnist)
+    except figures.FigureError as e:
+        raise UserError(str(e)) from None
 
-
-def _cluster_heads(setup, save_path, n_styles=10, seed=0):
-    """Each cluster's row: its head (style code 0) first, then random styles (paper Fig. 9)."""
-    ncat = setup.ncat
-    styles = tf.concat([tf.zeros([1, setup.config.ncode]),
-                        setup.prior.sample(n_styles - 1, tf.constant([seed, 2], tf.int32))], 0)
-    code = tf.tile(styles, [ncat, 1])
-    clusters = tf.repeat(tf.range(ncat), n_styles)
-    images = setup.decode(code, tf.one_hot(clusters, ncat)).numpy()
-    path = os.path.join(save_path, "cluster_heads.png")
-    plots.save_grid(path, images, ncat, n_styles)
-    return path
 
 def _update_metrics(save_path, new):
     """Adds an evaluation of one checkpoint to ``metrics.json`` (rebuilt from the history if damaged).
@@ -318,12 +272,12 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0)
     n_batches = -(-n_samples // 1000)
     seeds = tf.cast(tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_batches), tf.int32)
     samples = np.concatenate([setup.sample_images(1000, seeds[i]).numpy() for i in range(n_batches)])[:n_samples]
-    validation = setups.prepare_data(mnist, setup.config).validation[0][:n_validation]
+    validation = setup.data.validation[0][:n_validation]
     if len(validation) == 0:
         raise UserError("--parzen chooses its window width on validation images: use a --validation_size above 0")
 
     def flat_unit(images):
-        return ((np.asarray(images, np.float32) + 1.0) / 2.0).reshape(len(images), -1)
+        return data_lib.to_unit_range(images).reshape(len(images), -1)
 
     result = evaluation.parzen_log_likelihood(
         flat_unit(samples), flat_unit(data_lib.to_float_images(validation).numpy()),
@@ -337,14 +291,7 @@ def test_vae(engine, save_path, mnist):
     """Scores a VAE on the test images (negative ELBO per image) and draws their reconstructions."""
     setup = engine.setup
     images = data_lib.to_float_images(mnist.test_images)
-    seeds = tf.constant([[0, 4]], tf.int32)
-    totals = {}
-    for start in range(0, len(mnist.test_images), 1000):
-        batch = {"image": images[start:start + 1000]}
-        _, logs = setup.phases[0].loss_fn(batch, seeds[0])
-        for k, v in logs.items():
-            totals[k] = totals.get(k, 0.0) + float(v) * len(batch["image"])
-    result = {f"test_{k}": v / len(mnist.test_images) for k, v in totals.items()}
+    result = {f"test_{k}": v for k, v in setup.test_scores(images).items()}
     result["test_epoch"] = int(engine.epoch.numpy()) - 1
     path = os.path.join(save_path, "test_reconstruction.png")
     pairs = np.concatenate([images[:50].numpy(), setup.reconstruct(images[:50], mnist.test_labels[:50]).numpy()])

@@ -24,14 +24,17 @@ class RunFileError(Exception):
     """A run file is damaged or the folder is busy; the message is one line that says what to do."""
 
 
-def write_json_atomically(path, payload):
-    """Writes JSON through a temporary file and a rename, so a crash never leaves a half-written file."""
+def write_atomically(path, write, binary=False):
+    """Calls ``write(file)`` on a temporary file beside ``path``, then renames it to ``path``.
+
+    A crash at any moment leaves the old file or the new one, never a torn one.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json.partial")
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=os.path.splitext(path)[1] + ".partial")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=True)
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -39,6 +42,11 @@ def write_json_atomically(path, payload):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def write_json_atomically(path, payload):
+    """Writes JSON through a temporary file and a rename."""
+    write_atomically(path, lambda f: json.dump(payload, f, indent=2, sort_keys=True))
 
 
 def read_json_object(path):
@@ -120,11 +128,15 @@ def keep_history_before(save_path, epochs_done):
 def best_record(records, metric="validation_error"):
     """Model choice on the validation set only: the epoch with the lowest ``metric``, and its test error.
 
+    ``metric`` is the experiment's ``selection_metric`` (None: no choice).
+
     Returns:
       {best_epoch, best_validation_error, test_error_at_best_validation}, or {}
       when no record has the metric.
     """
     best = {}
+    if metric is None:
+        return best
     for record in records:
         value = record.get(metric)
         if value is None or not math.isfinite(value):
@@ -135,16 +147,16 @@ def best_record(records, metric="validation_error"):
     return best
 
 
-def summary(records):
-    """What ``metrics.json`` holds: the last epoch's record and the validation-chosen epoch."""
+def summary(records, metric="validation_error"):
+    """What ``metrics.json`` holds: the last epoch's record and the epoch ``metric`` chooses."""
     if not records:
         return {}
-    return dict(records[-1], **best_record(records))
+    return dict(records[-1], **best_record(records, metric))
 
 
-def write_metrics(save_path, records, extra=None):
+def write_metrics(save_path, records, extra=None, metric="validation_error"):
     """Rewrites ``metrics.json`` from the history (plus ``extra`` evaluations); returns what it wrote."""
-    metrics = dict(summary(records), **(extra or {}))
+    metrics = dict(summary(records, metric), **(extra or {}))
     write_json_atomically(os.path.join(save_path, METRICS_FILE), metrics)
     return metrics
 

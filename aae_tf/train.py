@@ -1,6 +1,6 @@
 """The one training engine: step functions, checkpoints, summaries and the epoch loop.
 
-Every experiment is a ``setups.Setup``; the engine knows nothing of modes.
+Every experiment is an ``experiments.Experiment``; the engine knows nothing of which.
 Build the Setup inside ``strategy.scope()`` of the strategy given here (the
 default strategy on one device), so that multi-device training is a matter
 of configuration.
@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from aae_tf import data as data_lib
 from aae_tf import runfiles
 
 CHECKPOINT_DIR = "checkpoints"
@@ -28,11 +29,6 @@ class TrainingDiverged(Exception):
 
 class CheckpointError(Exception):
     """A checkpoint is missing, damaged or does not fit the model; the message is one line."""
-
-
-def to_unit_range(images):
-    """[-1, 1] images to [0, 1] for summaries and figures."""
-    return tf.clip_by_value((tf.convert_to_tensor(images) + 1.0) / 2.0, 0.0, 1.0)
 
 
 def checkpoints_on_disk(directory):
@@ -193,10 +189,10 @@ class Engine:
             for name, value in metrics.items():
                 if value is not None:
                     tf.summary.scalar(name, value)
-            tf.summary.image("input", to_unit_range(images[:8]), max_outputs=8)
-            tf.summary.image("reconstruction", to_unit_range(setup.reconstruct(images[:8], labels[:8])),
+            tf.summary.image("input", data_lib.to_unit_range(images[:8]), max_outputs=8)
+            tf.summary.image("reconstruction", data_lib.to_unit_range(setup.reconstruct(images[:8], labels[:8])),
                              max_outputs=8)
-            tf.summary.image("generated", to_unit_range(setup.sample_images(8, seed[:, 1])), max_outputs=8)
+            tf.summary.image("generated", data_lib.to_unit_range(setup.sample_images(8, seed[:, 1])), max_outputs=8)
             for d in range(min(setup.config.ncode, 10)):
                 tf.summary.histogram(f"prior_z/dim{d}", prior_codes[:, d])
                 tf.summary.histogram(f"encoder_z/dim{d}", out["style_code"][:, d])
@@ -246,7 +242,7 @@ class Engine:
         if start and not records:  # a run from before the history existed: keep its metrics.json's best
             extra = {k: v for k, v in runfiles.read_metrics(self.save_path).items() if k in runfiles.BEST_KEYS}
         if start:
-            runfiles.write_metrics(self.save_path, records, extra)
+            runfiles.write_metrics(self.save_path, records, extra, setup.selection_metric)
         for epoch in range(start, config.max_epoch):
             if verbose:
                 print(f"epoch {epoch} ({epoch + 1 - start} of {config.max_epoch - start} in this run, "
@@ -270,7 +266,7 @@ class Engine:
             records.append(metrics)
             self.epoch.assign(epoch + 1)
             self.manager.save(checkpoint_number=epoch)
-            summary = runfiles.write_metrics(self.save_path, records, extra)
+            summary = runfiles.write_metrics(self.save_path, records, extra, setup.selection_metric)
             if verbose:
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(summary.items())
                                   if k != "epoch" and not k.endswith("_loss") and not k.startswith("learning_rate_")

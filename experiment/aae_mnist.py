@@ -62,10 +62,12 @@ flags.DEFINE_enum("encoder", "deterministic", ["deterministic", "gaussian"],
                   "deterministic (the paper) or gaussian (the reference's reparameterized encoder).")
 flags.DEFINE_integer("hidden", 1000, "Units in each hidden layer of every network (the paper: 1000).")
 flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
-flags.DEFINE_bool("encoder_batchnorm", False, "Batch normalization after each hidden layer of the encoder.")
-flags.DEFINE_float("input_dropout", 0.0, "Dropout rate on the encoder's input pixels during training.")
+flags.DEFINE_bool("encoder_batchnorm", False, "Batch normalization after each hidden layer of the encoder "
+                  "(default on for --train_cluster).")
+flags.DEFINE_float("input_dropout", 0.0, "Dropout rate on the encoder's input pixels during training "
+                   "(default 0.2 for --train_cluster).")
 flags.DEFINE_bool("logits_batchnorm", False, "Batch-normalize the label logits before the softmax "
-                  "(a departure from the paper, against the clustering collapse).")
+                  "(a departure from the paper, against the clustering collapse; default on for --train_cluster).")
 flags.DEFINE_float("discriminator_noise", 0.0, "Std of Gaussian noise on both discriminators' inputs "
                    "(a departure from the paper, against the clustering collapse).")
 flags.DEFINE_float("init_std", None, "Initial kernels from N(0, init_std^2) (the paper: 0.01; default Glorot uniform).")
@@ -74,10 +76,7 @@ flags.DEFINE_bool("allow_change", False, "Resume a run with typed flags that dif
                   "with (each change is recorded in its flags.json).")
 flags.DEFINE_bool("tfds_download", False, "Let tensorflow-datasets download MNIST (needs internet).")
 
-NOISE_STD = 0.6
-DEFAULT_NLABEL = {"label": 10000, "semisupervised": 1000, "dimreduce": 1000, "cluster": 0}
 LOSS_WEIGHTS = ("encw", "genw", "disw", "clsw", "ygenw", "ydisw")
-DEFAULT_NCLUSTER = {"cluster": 16, "dimreduce": 20}
 TRAIN_MODES = {"train": "unsupervised", "train_supervised": "supervised",
                "train_semisupervised": "semisupervised", "train_cluster": "cluster",
                "train_dimreduce": "dimreduce"}
@@ -118,51 +117,33 @@ def chosen_mode():
     return mode, bool(trains)
 
 
-def default_save_path(mode, nlabel, ncluster):
-    if mode in ("unsupervised", "label"):
-        name = f"aae_{mode}_{FLAGS.dist_type}_z{FLAGS.ncode}"
-    elif mode == "supervised":
-        name = f"aae_supervised_z{FLAGS.ncode}"
-    elif mode == "cluster":
-        name = f"aae_cluster_k{ncluster}_z{FLAGS.ncode}"
-    else:
-        name = f"aae_{mode}_z{FLAGS.ncode}_labels{nlabel}"
-    return os.path.join("runs", name)
+def flag_value(field, flag):
+    """The configuration value of a typed flag."""
+    from aae_tf import experiments
+    if flag == "noise":
+        return experiments.NOISE_STD if FLAGS.noise else 0.0
+    if flag == "encoder":
+        return FLAGS.encoder == "gaussian"
+    if field == "adversarial_learning_rate":  # an explicit --lr under sgd keeps the paper's ratio of 10
+        return 10 * FLAGS.lr if FLAGS.optimizer == "sgd" else None
+    return FLAGS[flag].value
 
 
 def make_config(mode):
-    from aae_tf.config import ConfigError, ExperimentConfig
+    """The experiment's own default configuration, with the flags the user typed."""
+    from aae_tf import experiments
+    from aae_tf.config import ConfigError
     if FLAGS.data_path is not None and not FLAGS.data_path.strip():
         fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
-    nlabel = FLAGS.nlabel if FLAGS.nlabel is not None else DEFAULT_NLABEL.get(mode, -1)
-    ncluster = FLAGS.ncluster if FLAGS.ncluster is not None else DEFAULT_NCLUSTER.get(mode, 16)
-    if mode == "cluster" and nlabel != 0:
-        fail("--train_cluster is unsupervised: it uses no labels (leave --nlabel out)")
-    if mode == "dimreduce" and nlabel != 0:
-        if FLAGS.ncluster not in (None, 10):
-            fail("--train_dimreduce with labels has one cluster per digit: leave --ncluster out, or pass --nlabel 0")
-        ncluster = 10
-    lr, schedule = FLAGS.lr, {}
-    weights = {name: FLAGS[name].value for name in LOSS_WEIGHTS}
+    settings = {}
     if FLAGS.optimizer == "sgd":
-        # The paper's recipe: its rates (an explicit --lr sets the reconstruction rate and the adversarial
-        # one keeps the paper's ratio of 10), its schedule, and unweighted costs unless weights are given.
-        lr = FLAGS.lr if FLAGS["lr"].present else 0.01
-        schedule = dict(optimizer="sgd", adversarial_learning_rate=10 * lr, lr_decay_epochs=(50, 1000))
-        weights = {name: value if FLAGS[name].present else 1.0 for name, value in weights.items()}
+        # The paper's recipe: its rates, schedule and unweighted costs, unless flags say otherwise.
+        settings.update(experiments.SGD_RECIPE)
+    settings.update({field: flag_value(field, flag) for field, flag in typed_fields().items()})
     try:
-        return ExperimentConfig(
-            mode=mode, ncode=FLAGS.ncode, dist_type=FLAGS.dist_type,
-            learning_rate=lr, dropout_keep=FLAGS.dropout, input_noise_std=NOISE_STD if FLAGS.noise else 0.0,
-            batch_size=FLAGS.bsize, max_epoch=FLAGS.maxepoch, nlabel=nlabel, **weights,
-            variational_encoder=FLAGS.encoder == "gaussian", hidden=FLAGS.hidden,
-            validation_size=FLAGS.validation_size, seed=FLAGS.seed, ncluster=ncluster, eta=FLAGS.eta,
-            encoder_batchnorm=FLAGS.encoder_batchnorm, input_dropout=FLAGS.input_dropout,
-            logits_batchnorm=FLAGS.logits_batchnorm, discriminator_noise_std=FLAGS.discriminator_noise,
-            init_std=FLAGS.init_std, jit_compile=FLAGS.xla, **schedule)
+        return experiments.default_config(mode, **settings)
     except ConfigError as e:
-        flag = FLAG_OF_FIELD.get(e.field, e.field)
-        fail(f"--{flag} {e.reason}")
+        fail(f"--{FLAG_OF_FIELD.get(e.field, e.field)} {e.reason}")
 
 
 def typed_fields():
@@ -175,10 +156,15 @@ def explicit_flags(config):
     return {key: getattr(config, key) for key in ("ncode", "dist_type", "hidden") if FLAGS[key].present}
 
 
+def default_save_path(config):
+    from aae_tf import experiments
+    return os.path.join("runs", experiments.get(config.mode).run_name(config))
+
+
 def main(argv):
     mode, training = chosen_mode() if len(argv) == 1 else (None, False)
     config = make_config(mode) if mode else None
-    save_path = FLAGS.save_path or (default_save_path(mode, config.nlabel, config.ncluster) if config else "")
+    save_path = FLAGS.save_path or (default_save_path(config) if config else "")
     run_guarded(lambda: (train_command if training else draw_command)(config, save_path), save_path, argv)
 
 

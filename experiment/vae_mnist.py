@@ -46,32 +46,33 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "max_epoch": "maxepoch", "hidden": "hidden", "validation_size": "validation_size", "seed": "seed"}
 
 
+def typed():
+    """{config field: flag name} of the flags the user typed."""
+    return {field: flag for field, flag in FLAG_OF_FIELD.items() if FLAGS[flag].present}
+
+
 def main(argv):
     actions = [a for a in ACTIONS if FLAGS[a].value]
     if FLAGS.train and actions:
         fail(f"--train cannot be combined with --{actions[0]}: train first, then run --{actions[0]}")
     if not FLAGS.train and not actions:
         fail("nothing to do: pass one of --train, --generate, --viz, --test")
-    from aae_tf.config import ConfigError, ExperimentConfig
+    from aae_tf import experiments
+    from aae_tf.config import ConfigError
     if FLAGS.data_path is not None and not FLAGS.data_path.strip():
         fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
     try:
-        # beta1 0.9: the usual Adam for a VAE, which has no adversary to balance.
-        config = ExperimentConfig(mode="vae", ncode=FLAGS.ncode, dist_type=FLAGS.dist_type, learning_rate=FLAGS.lr,
-                                  beta1=0.9, batch_size=FLAGS.bsize, max_epoch=FLAGS.maxepoch,
-                                  variational_encoder=True, hidden=FLAGS.hidden,
-                                  validation_size=FLAGS.validation_size, seed=FLAGS.seed)
+        config = experiments.default_config("vae", **{field: FLAGS[flag].value for field, flag in typed().items()})
     except ConfigError as e:
         fail(f"--{FLAG_OF_FIELD.get(e.field, e.field)} {e.reason}")
-    save_path = FLAGS.save_path or os.path.join("runs", f"vae_{FLAGS.dist_type}_z{FLAGS.ncode}")
+    save_path = FLAGS.save_path or os.path.join("runs", experiments.get("vae").run_name(config))
     run_guarded(lambda: command(config, save_path), save_path, argv)
 
 
 def command(config, save_path):
     from aae_tf import run
     if FLAGS.train:
-        typed = {field: flag for field, flag in FLAG_OF_FIELD.items() if FLAGS[flag].present}
-        run.train(config, save_path, run.load_data, explicit=typed, data_path=FLAGS.data_path,
+        run.train(config, save_path, run.load_data, explicit=typed(), data_path=FLAGS.data_path,
                   allow_change=FLAGS.allow_change)
         return
     explicit = {key: getattr(config, key) for key in ("ncode", "dist_type", "hidden") if FLAGS[key].present}

@@ -21,6 +21,16 @@ def mnist():
 
 
 @pytest.fixture(scope="session")
+def synthetic_mnist():
+    """MNIST-shaped random images (600 training, 120 test), digits cycling 0-9: for tests where real images
+    are not the point."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    return data.Mnist(rng.integers(0, 256, (600, 28, 28), dtype=np.uint8), np.arange(600) % 10,
+                      rng.integers(0, 256, (120, 28, 28), dtype=np.uint8), np.arange(120) % 10, source="synthetic")
+
+
+@pytest.fixture(scope="session")
 def small_mnist(mnist):
     """1,200 training and 300 test images of real MNIST."""
     return data.Mnist(mnist.train_images[:1200], mnist.train_labels[:1200],

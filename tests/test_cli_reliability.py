@@ -81,7 +81,8 @@ def test_a_second_process_on_the_same_folder_is_refused(tiny_idx, tmp_path):
         first.send_signal(signal.SIGTERM)
         _, err = first.communicate(timeout=120)
     assert first.returncode == 143
-    assert "stopped by SIGTERM" in err and "resume after epoch" in err and "Traceback" not in err
+    assert "stopped by SIGTERM" in err and "is intact; run the same command again to resume after it" in err
+    assert "Traceback" not in err
 
 
 def test_a_deleted_or_damaged_state_file_loses_no_epoch(run2, tiny_idx, tmp_path):
@@ -159,6 +160,7 @@ def test_damaged_metrics_and_checkpoints(run2, tiny_idx, tmp_path):
     (["--train_semisupervised", "--nlabel", "7"], "--nlabel 7 must be a multiple of 10"),
     (["--train_semisupervised", "--nlabel", "5000"], "exceeds"),
     (["--train_semisupervised", "--validation_size", "0"], "--validation_size 0 leaves no images"),
+    (["--train", "--hidden", "100000"], "ran out of memory or disk space"),
 ])
 def test_settings_the_model_cannot_use(args, expected, tiny_idx, tmp_path):
     assert expected in one_line_error(cli(*FAST, *args, "--data_path", tiny_idx,

@@ -69,3 +69,16 @@ def test_parzen_chooses_the_width_of_the_true_distribution():
     assert result["parzen_sigma"] in (0.05, 0.1)
     assert result["log_likelihood"] == pytest.approx(true_mean, abs=0.1)
     assert 0 < result["log_likelihood_sem"] < 0.1
+
+
+def test_cluster_report_on_a_known_assignment():
+    # Three clusters over digits 0-2: cluster 0 holds two 0s and a 1, cluster 2 holds two 2s, cluster 1 is empty.
+    clusters = np.array([0, 0, 0, 2, 2])
+    labels = np.array([0, 0, 1, 2, 2])
+    report = evaluation.cluster_report(clusters, labels, names=np.array([0, 1, 2]), n_clusters=3, n_classes=3)
+    np.testing.assert_array_equal(report["confusion"], [[2, 1, 0], [0, 0, 0], [0, 0, 2]])
+    np.testing.assert_array_equal(report["sizes"], [3, 0, 2])
+    assert report["clusters_used"] == 2 and report["largest_cluster"] == pytest.approx(0.6)
+    assert report["purity"] == pytest.approx(80.0) and report["error"] == pytest.approx(20.0)
+    # Named wrongly, the same clusters score the paper's error of that naming.
+    assert evaluation.cluster_report(clusters, labels, np.array([1, 1, 2]), 3, 3)["error"] == pytest.approx(40.0)

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -51,3 +52,35 @@ def test_cluster_heads_map_one_hot_to_rows():
     heads = models.ClusterHeads(NCAT, NCODE)
     y = tf.one_hot([2, 0, 3], NCAT)
     np.testing.assert_allclose(heads(y).numpy(), tf.gather(heads.heads, [2, 0, 3]).numpy())
+
+
+def test_encoder_batchnorm_uses_batch_statistics_only_in_training():
+    encoder = models.Encoder(NCODE, ncat=NCAT, hidden=HIDDEN, batchnorm=True, logits_batchnorm=True)
+    images = tf.random.uniform([6, 28, 28, 1], seed=1)
+    encoder(images)  # builds: moving means 0, variances 1
+    norms = [layer for layer in encoder.body if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 2 and encoder.label_norm is not None
+    # In training mode the label logits are standardized over the batch: each category's mean is 0.
+    logits = encoder(images, training=True)["label_logits"].numpy()
+    np.testing.assert_allclose(logits.mean(axis=0), 0.0, atol=1e-4)
+    # In inference mode a single image gives the same output however it is batched.
+    alone = encoder(images[:1])["label_logits"].numpy()
+    np.testing.assert_allclose(alone, encoder(images)["label_logits"].numpy()[:1], rtol=1e-5, atol=1e-6)
+    moved = norms[0].moving_mean.numpy()
+    assert np.any(moved != 0.0)  # the training call updated the moving statistics
+
+
+def test_input_dropout_only_in_training():
+    encoder = models.Encoder(NCODE, hidden=HIDDEN, input_dropout_rate=0.5)
+    images = tf.ones([BATCH, 28, 28, 1])
+    np.testing.assert_array_equal(encoder(images)["mean"].numpy(), encoder(images)["mean"].numpy())
+    dropped = encoder.input_dropout(tf.ones([1, 1000]), training=True).numpy()
+    assert 300 < np.count_nonzero(dropped) < 700 and set(np.unique(dropped)) <= {0.0, 2.0}
+    np.testing.assert_array_equal(encoder.input_dropout(tf.ones([1, 1000]), training=False).numpy(), 1.0)
+
+
+def test_initial_kernels_follow_init_std():
+    encoder = models.Encoder(NCODE, hidden=300, init_std=0.01)
+    encoder(tf.zeros([1, 28, 28, 1]))
+    kernel = encoder.trainable_variables[0].numpy()
+    assert abs(kernel.std() - 0.01) < 0.001 and abs(kernel.mean()) < 0.001

@@ -7,7 +7,7 @@ import tensorflow as tf
 from aae_tf import config as config_lib
 from aae_tf import data
 from aae_tf import runfiles
-from aae_tf import setups
+from aae_tf import experiments
 from aae_tf import train
 
 SMALL = dict(hidden=32, batch_size=25, validation_size=200, max_epoch=1, ncode=2)
@@ -15,8 +15,7 @@ SMALL = dict(hidden=32, batch_size=25, validation_size=200, max_epoch=1, ncode=2
 
 def make_engine(small_mnist, save_path, **overrides):
     config = config_lib.ExperimentConfig(**dict(SMALL, **overrides))
-    setup = setups.build_setup(config, setups.prepare_data(small_mnist, config))
-    return train.Engine(setup, str(save_path))
+    return train.Engine(experiments.create(config, small_mnist), str(save_path))
 
 
 def test_steps_on_real_mnist_lower_the_reconstruction_loss(small_mnist, tmp_path):
@@ -126,7 +125,7 @@ def test_default_strategy_scope_builds_and_runs(small_mnist, tmp_path):
     strategy = tf.distribute.get_strategy()
     config = config_lib.ExperimentConfig(**SMALL)
     with strategy.scope():
-        setup = setups.build_setup(config, setups.prepare_data(small_mnist, config))
+        setup = experiments.create(config, small_mnist)
     engine = train.Engine(setup, str(tmp_path), strategy=strategy)
     logs = engine.train_step(next(iter(setup.train_batches(0))))
     assert all(np.isfinite(float(v)) for v in logs.values())
@@ -135,7 +134,7 @@ def test_default_strategy_scope_builds_and_runs(small_mnist, tmp_path):
 def test_label_mode_needs_a_mixture_prior(small_mnist):
     config = config_lib.ExperimentConfig(**dict(SMALL, mode="label"))
     with pytest.raises(ValueError, match="gmm or swiss_roll"):
-        setups.build_setup(config, setups.prepare_data(small_mnist, config))
+        experiments.create(config, small_mnist)
 
 
 def test_shuffling_is_seeded_per_epoch(small_mnist, tmp_path):
@@ -179,10 +178,10 @@ def test_learning_rate_is_divided_by_ten_at_each_decay_epoch(small_mnist, tmp_pa
     np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-4, 1e-5, 1e-5], rtol=1e-5)
 
 
-def test_initial_weights_follow_the_seed():
+def test_initial_weights_follow_the_seed(synthetic_mnist):
     def first_kernel(seed):
-        config = config_lib.ExperimentConfig(hidden=7, ncode=5, seed=seed)
-        return setups.build_networks(config)["encoder"].trainable_variables[0].numpy()
+        config = config_lib.ExperimentConfig(hidden=7, ncode=5, seed=seed, batch_size=20, validation_size=100)
+        return experiments.create(config, synthetic_mnist).networks["encoder"].trainable_variables[0].numpy()
     np.testing.assert_array_equal(first_kernel(3), first_kernel(3))
     assert not np.array_equal(first_kernel(3), first_kernel(4))
 

@@ -1,0 +1,374 @@
+"""What every experiment shares: the adversarial autoencoder of paper Section 2, as a Setup of the engine.
+
+An experiment is a subclass of ``Experiment`` that overrides only what makes
+it different: which networks it has (``label_categories``,
+``decoder_label_width``, ``z_features_width``), what the decoder and the z
+discriminator are given (``decoder_input``, ``label_code_for_decoder``,
+``z_features``), where positive samples come from (``prior_codes``), which
+fields a batch carries (``batch_arrays``), its phases (``build_phases``),
+its evaluation (``evaluate_outputs``) and the metric that chooses the model
+(``selection_metric``), its figures (``figures``), its defaults
+(``defaults``) and its run-folder name (``run_name``). The engine in
+``train.py`` runs any of them.
+"""
+
+import dataclasses
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from aae_tf import config as config_lib
+from aae_tf import data as data_lib
+from aae_tf import evaluation
+from aae_tf import figures
+from aae_tf import losses
+from aae_tf import models
+from aae_tf import priors
+
+NUM_CLASSES = data_lib.NUM_CLASSES
+SGD_MOMENTUM = {"reconstruction": 0.9, "adversarial": 0.1}  # the paper's Appendix
+
+
+@dataclasses.dataclass
+class Phase:
+    """One phase of a training step.
+
+    Attributes:
+      name: used in logs (``reconstruction``, ``discriminator``, ...).
+      networks: names of the networks whose trainable variables this phase updates.
+      loss_fn: ``(batch, seed) -> (weighted loss, {name: unweighted scalar})``;
+        ``seed`` is a stateless seed ``[2]``.
+      optimizer: this phase's own optimizer.
+    """
+
+    name: str
+    networks: tuple
+    loss_fn: Callable
+    optimizer: keras.optimizers.Optimizer
+
+
+def make_optimizer(config, steps_per_epoch, kind="reconstruction"):
+    """A phase's own optimizer; its learning rate is divided by 10 at each of ``lr_decay_epochs``.
+
+    Args:
+      kind: ``reconstruction`` (also the classification and ELBO phases) or
+        ``adversarial`` (the discriminator and generator phases).
+    """
+    initial = config.learning_rate
+    if kind == "adversarial" and config.adversarial_learning_rate is not None:
+        initial = config.adversarial_learning_rate
+    # PiecewiseConstantDecay switches after a boundary; the step counter reads e * steps_per_epoch
+    # during the first step of epoch e, so the boundary sits one step before it.
+    boundaries = [e * steps_per_epoch - 1 for e in config.lr_decay_epochs]
+    values = [initial / 10 ** i for i in range(len(boundaries) + 1)]
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=schedule, momentum=SGD_MOMENTUM[kind])
+    return keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta1)
+
+
+def noisy(values, std, seed):
+    """``values`` plus Gaussian noise of standard deviation ``std`` (none for 0)."""
+    if std <= 0:
+        return values
+    return values + std * tf.random.stateless_normal(tf.shape(values), seed)
+
+
+def split(seed, n):
+    return tfp.random.split_seed(seed, n)
+
+
+# The paper's SGD recipe (its Appendix): rates 0.01 (reconstruction) and 0.1 (adversarial), divided by 10
+# after epochs 50 and 1000, unweighted costs.
+SGD_RECIPE = dict(optimizer="sgd", learning_rate=0.01, adversarial_learning_rate=0.1, lr_decay_epochs=(50, 1000),
+                  encw=1.0, genw=1.0, disw=1.0, clsw=1.0, ygenw=1.0, ydisw=1.0)
+# The reference's input noise (its --noise flag).
+NOISE_STD = 0.6
+
+
+class Experiment:
+    """The unsupervised adversarial autoencoder (paper Fig. 1), and what every experiment shares.
+
+    Attributes set by the constructor:
+      config: the ExperimentConfig.
+      data: the TrainingData.
+      prior: the prior imposed on the style code z.
+      ncat: categories of the label code y (0: none).
+      label_prior: the categorical prior on y, where there is a label code.
+      networks: name -> Keras model, all built.
+      phases: the training phases in the order a step runs them.
+      steps_per_epoch: full batches per epoch.
+      summary_batch: (float images ``[n, 28, 28, 1]``, labels ``[n]``), the
+        first (up to) 1,000 test images: TensorBoard shows the first few and
+        the histogram of all their codes each epoch.
+    """
+
+    name = "unsupervised"
+    # Defaults of this experiment's configuration beyond ExperimentConfig's own.
+    defaults = {}
+    # The metric (a key of ``evaluate()``, lower is better) whose lowest epoch is the chosen model; None: none.
+    selection_metric = None
+
+    # ------------------------------------------------------------ configuration
+
+    @classmethod
+    def default_config(cls, **overrides):
+        """This experiment's configuration: its defaults, then ``overrides``."""
+        return config_lib.ExperimentConfig(**dict(cls.defaults, mode=cls.name, **overrides))
+
+    @classmethod
+    def run_name(cls, config):
+        """The default run folder's name."""
+        return f"aae_{cls.name}_{config.dist_type}_z{config.ncode}"
+
+    @classmethod
+    def check(cls, config):
+        """Refuses configurations this model does not allow (ValueError, one line)."""
+        if config.nlabel > 0 and cls.uses_labels(config) and config.nlabel % NUM_CLASSES:
+            raise ValueError(f"--nlabel {config.nlabel} must be a multiple of {NUM_CLASSES}, so that every digit "
+                             "keeps as many labels")
+        if config.validation_size == 0 and cls.needs_validation:
+            raise ValueError("--validation_size 0 leaves no images to choose the model on (and to name the "
+                             "clusters): hold out some, e.g. 10000")
+
+    needs_validation = False
+
+    @classmethod
+    def uses_labels(cls, config):
+        """Whether some training images keep their label."""
+        return False
+
+    # ------------------------------------------------------------ construction
+
+    def __init__(self, config, training_data, steps_per_epoch=None):
+        """Builds the networks, phases and optimizers of ``config`` on ``training_data``.
+
+        Args:
+          steps_per_epoch: overrides n_train // batch_size (benchmarks only).
+        """
+        self.check(config)
+        self.config, self.data = config, training_data
+        self.prior = priors.make_prior(config.dist_type, config.ncode, NUM_CLASSES)
+        self.ncat = self.label_categories()
+        self.label_prior = priors.categorical(self.ncat) if self.ncat else None
+        self.networks = self.build_networks()
+        self.steps_per_epoch = steps_per_epoch or training_data.n_train // config.batch_size
+        if self.steps_per_epoch <= 0:
+            raise ValueError(f"the batch size {config.batch_size} exceeds the {training_data.n_train} "
+                             "training images")
+        self.phases = self.build_phases()
+        for phase in self.phases:
+            phase.optimizer.build([v for n in phase.networks for v in self.networks[n].trainable_variables])
+        test_images, test_labels = training_data.test
+        self.summary_batch = (data_lib.to_float_images(test_images[:1000]),
+                              tf.constant(test_labels[:1000], tf.int64))
+
+    def label_categories(self):
+        """Categories of the encoder's label code y (0: none)."""
+        return 0
+
+    def decoder_label_width(self):
+        """Width of the label part joined to the decoder's input (0: the decoder takes z alone)."""
+        return 0
+
+    def z_features_width(self):
+        """Width of what the z discriminator sees."""
+        return self.config.ncode
+
+    def encoder(self):
+        config = self.config
+        return models.Encoder(config.ncode, ncat=self.ncat, hidden=config.hidden,
+                              dropout_rate=1.0 - config.dropout_keep, variational=config.variational_encoder,
+                              batchnorm=config.encoder_batchnorm, input_dropout_rate=config.input_dropout,
+                              logits_batchnorm=config.logits_batchnorm, init_std=config.init_std, name="encoder")
+
+    def discriminator(self, name):
+        return models.Discriminator(hidden=self.config.hidden, init_std=self.config.init_std, name=name)
+
+    def build_networks(self):
+        """Builds (and creates the variables of) every network; the initial weights depend only on the seed.
+
+        Calling each network once on zeros of its input width creates its
+        variables, so that optimizers can be built and checkpoints restored
+        before the first step.
+        """
+        config = self.config
+        keras.utils.set_random_seed(config.seed)
+        nets = {"encoder": self.encoder(),
+                "decoder": models.Decoder(data_lib.IMAGE_SHAPE, hidden=config.hidden,
+                                          dropout_rate=1.0 - config.dropout_keep, init_std=config.init_std,
+                                          name="decoder")}
+        widths = {"encoder": (2,) + data_lib.IMAGE_SHAPE,
+                  "decoder": (2, config.ncode + self.decoder_label_width())}
+        nets.update(self.extra_networks(widths))
+        for name, shape in widths.items():
+            nets[name](tf.zeros(shape))
+        return nets
+
+    def extra_networks(self, widths):
+        """Networks beyond the encoder and decoder; records each one's input shape in ``widths``."""
+        widths["discriminator"] = (2, self.z_features_width())
+        return {"discriminator": self.discriminator("discriminator")}
+
+    # ------------------------------------------------------------ what differs
+
+    def decoder_input(self, code, label_code):
+        """What the decoder receives, from the style code and (where there is one) the label code."""
+        return code
+
+    def label_code_for_decoder(self, out, labels):
+        """The label part of the decoder's input (None where the decoder takes z alone)."""
+        return None
+
+    def z_features(self, code, batch):
+        """What the z discriminator sees of a code."""
+        return code
+
+    def prior_codes(self, batch, seed):
+        """The positive samples of the z discriminator."""
+        return self.prior.sample(tf.shape(batch["image"])[0], seed)
+
+    def batch_arrays(self):
+        """Name -> training array; each batch carries these fields."""
+        return {"image": self.data.train_images, "label": self.data.train_labels}
+
+    def representation(self, out):
+        """The code plotted by --viz, from the encoder's outputs."""
+        return out["mean"]
+
+    # ------------------------------------------------------------ phases
+
+    def encode_train(self, images, seed):
+        """The encoder in training mode on (noisy, with --noise) images."""
+        s_noise, s_code = split(seed, 2)
+        return self.networks["encoder"](noisy(images, self.config.input_noise_std, s_noise), training=True,
+                                        seed=s_code)
+
+    def decode(self, code, label_code=None, training=False):
+        return self.networks["decoder"](self.decoder_input(code, label_code), training=training)
+
+    def autoencoder_networks(self):
+        return ("encoder", "decoder")
+
+    def reconstruction(self, batch, seed):
+        """The reconstruction phase (paper Section 2): encoder and decoder on the reconstruction cost."""
+        out = self.encode_train(batch["image"], seed)
+        recon = self.decode(out["style_code"], self.label_code_for_decoder(out, batch.get("label")), training=True)
+        rec = losses.reconstruction_loss(batch["image"], recon)
+        return self.config.encw * rec, {"reconstruction_loss": rec}
+
+    def discriminators(self, batch, seed):
+        """The regularization phase's discriminator update: prior samples against codes."""
+        config, d_noise = self.config, self.config.discriminator_noise_std
+        s_enc, s_z, s_y = split(seed, 3)
+        n_real_z, n_fake_z, n_real_y, n_fake_y = tfp.random.split_seed(seed, 4, salt="discriminator_noise")
+        out = self.encode_train(batch["image"], s_enc)
+        d = self.networks["discriminator"]
+        real = d(noisy(self.z_features(self.prior_codes(batch, s_z), batch), d_noise, n_real_z))
+        fake = d(noisy(self.z_features(tf.stop_gradient(out["style_code"]), batch), d_noise, n_fake_z))
+        z_loss = losses.discriminator_loss(real, fake)
+        logs = {"z_discriminator_loss": z_loss}
+        loss = config.disw * z_loss
+        if self.ncat:
+            dy = self.networks["label_discriminator"]
+            n = tf.shape(batch["image"])[0]
+            y_loss = losses.discriminator_loss(dy(noisy(self.label_prior.sample(n, seed=s_y), d_noise, n_real_y)),
+                                               dy(noisy(tf.stop_gradient(out["label_code"]), d_noise, n_fake_y)))
+            logs["y_discriminator_loss"] = y_loss
+            loss += config.ydisw * y_loss
+        return loss, logs
+
+    def generator(self, batch, seed):
+        """The regularization phase's generator update: the encoder learns to fool the discriminators."""
+        config, d_noise = self.config, self.config.discriminator_noise_std
+        s_z, s_y = tfp.random.split_seed(seed, 2, salt="discriminator_noise")
+        out = self.encode_train(batch["image"], seed)
+        z_loss = losses.generator_loss(self.networks["discriminator"](
+            noisy(self.z_features(out["style_code"], batch), d_noise, s_z)))
+        logs = {"z_generator_loss": z_loss}
+        loss = config.genw * z_loss
+        if self.ncat:
+            y_loss = losses.generator_loss(self.networks["label_discriminator"](noisy(out["label_code"], d_noise, s_y)))
+            logs["y_generator_loss"] = y_loss
+            loss += config.ygenw * y_loss
+        return loss, logs
+
+    def build_phases(self):
+        """Reconstruction, then the regularization phase's discriminator and generator updates."""
+        config, steps = self.config, self.steps_per_epoch
+        disc_nets = ("discriminator",) + (("label_discriminator",) if self.ncat else ())
+        return [Phase("reconstruction", self.autoencoder_networks(), self.reconstruction,
+                      make_optimizer(config, steps)),
+                Phase("discriminator", disc_nets, self.discriminators, make_optimizer(config, steps, "adversarial")),
+                Phase("generator", ("encoder",), self.generator, make_optimizer(config, steps, "adversarial"))]
+
+    # ------------------------------------------------------------ data
+
+    def train_batches(self, epoch):
+        """The training batches of ``epoch``: their order depends only on the seed and the epoch."""
+        config = self.config
+        ds = data_lib.gather_batches(data_lib.index_batches(self.data.n_train, config.batch_size,
+                                                            self.epoch_seed(epoch)), self.batch_arrays())
+        return self.join_batches(ds, epoch).take(self.steps_per_epoch).prefetch(tf.data.AUTOTUNE)
+
+    def epoch_seed(self, epoch):
+        return self.config.seed * 100_003 + int(epoch)
+
+    def join_batches(self, ds, epoch):
+        """Joins further batches (the labeled ones of the semi-supervised phase) to each training batch."""
+        return ds
+
+    # ------------------------------------------------------------ inference
+
+    def encode(self, images):
+        """The encoder's outputs in inference mode, with ``code``, the representation --viz plots."""
+        out = self.networks["encoder"](images, training=False)
+        out = dict(out, style_code=out["mean"])
+        out["code"] = self.representation(out)
+        return out
+
+    def reconstruct(self, images, labels):
+        out = self.encode(images)
+        return self.decode(out["style_code"], self.label_code_for_decoder(out, labels))
+
+    def sample_label_codes(self, n):
+        """Label codes cycling through the categories, for decoders that take one (else None)."""
+        return None
+
+    def sample_images(self, n, seed):
+        """``n`` images decoded from prior samples; ``seed`` is a stateless seed ``[2]``."""
+        return self.decode(self.prior.sample(n, seed), self.sample_label_codes(n))
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self):
+        """Metrics on the validation and test sets: reconstruction error, and what the experiment adds."""
+        metrics, outputs = {}, {}
+        for split_name, (images, labels) in (("validation", self.data.validation), ("test", self.data.test)):
+            if len(images) == 0:
+                continue
+            out = outputs[split_name] = evaluation.batched(lambda x: self.encode(data_lib.to_float_images(x)),
+                                                           images)
+            label_code = self.label_code_for_decoder(out, labels)
+            recon = evaluation.batched(self.decode, out["style_code"],
+                                       *([] if label_code is None else [np.asarray(label_code)]))
+            metrics[f"{split_name}_reconstruction_error"] = evaluation.mean_squared_error(
+                data_lib.to_float_images(images).numpy(), recon)
+        self.evaluate_outputs(outputs, metrics)
+        return metrics
+
+    def evaluate_outputs(self, outputs, metrics):
+        """Adds the experiment's own metrics from the encoder's outputs on each split."""
+
+    # ------------------------------------------------------------ figures
+
+    def figures(self, save_path, mnist):
+        """Draws what the model learned (--viz); returns the paths written."""
+        return [figures.latent(self, save_path, mnist)] + figures.manifolds(self, save_path)
+
+    def style_grid(self, n_styles, seed):
+        """The supervised model's style x digit grid (--generate --supervise); None for other experiments."""
+        return None

@@ -1,0 +1,89 @@
+"""What the experiments with a label code y share (paper Fig. 8): a softmax q(y|x) under a categorical prior."""
+
+import numpy as np
+import tensorflow as tf
+
+from aae_tf import data as data_lib
+from aae_tf import evaluation
+from aae_tf import losses
+from aae_tf.experiments.base import Experiment, Phase, make_optimizer
+
+
+class WithLabelCode(Experiment):
+    """The encoder also outputs y, a softmax over ``label_categories()``; a second discriminator imposes Cat(y).
+
+    With labeled images, a classification phase trains q(y|x) on them
+    (paper Section 5); the decoder takes z joined with y.
+    """
+
+    needs_validation = True
+
+    def extra_networks(self, widths):
+        nets = super().extra_networks(widths)
+        nets["label_discriminator"] = self.discriminator("label_discriminator")
+        widths["label_discriminator"] = (2, self.ncat)
+        return nets
+
+    def decoder_label_width(self):
+        return self.ncat
+
+    def decoder_input(self, code, label_code):
+        return tf.concat([code, label_code], -1)
+
+    def label_code_for_decoder(self, out, labels):
+        return out["label_code"]
+
+    def sample_label_codes(self, n):
+        return tf.one_hot(tf.range(n) % self.ncat, self.ncat)
+
+    # ------------------------------------------------------------ labeled images
+
+    def uses_classifier(self):
+        return self.uses_labels(self.config) and self.data.n_labeled > 0
+
+    def classification(self, batch, seed):
+        """The semi-supervised classification phase: q(y|x) on a labeled mini-batch."""
+        out = self.encode_train(batch["labeled_image"], seed)
+        cls = losses.classification_loss(batch["labeled_label"], out["label_logits"])
+        return self.config.clsw * cls, {"classification_loss": cls}
+
+    def build_phases(self):
+        phases = super().build_phases()
+        if self.uses_classifier():
+            phases.append(Phase("classification", ("encoder",), self.classification,
+                                make_optimizer(self.config, self.steps_per_epoch)))
+        return phases
+
+    def join_batches(self, ds, epoch):
+        if not self.uses_classifier():
+            return ds
+        labeled_idx = np.flatnonzero(self.data.labeled)
+        arrays = {"labeled_image": tf.gather(self.data.train_images, labeled_idx),
+                  "labeled_label": tf.gather(self.data.train_labels, labeled_idx)}
+        # The labeled set is small: its batches cycle through it, reshuffled, alongside each epoch.
+        lab = data_lib.gather_batches(
+            data_lib.index_batches(len(labeled_idx), min(self.config.batch_size, len(labeled_idx)),
+                                   self.epoch_seed(epoch), repeat=True), arrays)
+        return tf.data.Dataset.zip(ds, lab).map(lambda a, b: {**a, **b})
+
+    # ------------------------------------------------------------ evaluation
+
+    def classification_metrics(self, outputs, metrics):
+        """``<split>_classification_error``: the classifier q(y|x) against the digits, in percent."""
+        if not self.uses_classifier():
+            return
+        for split_name, (_, labels) in (("validation", self.data.validation), ("test", self.data.test)):
+            if split_name in outputs:
+                metrics[f"{split_name}_classification_error"] = evaluation.classification_error(
+                    labels, np.argmax(outputs[split_name]["label_logits"], -1))
+
+    def cluster_metrics(self, outputs, metrics):
+        """The paper's clustering error (``test_cluster_error``) and what shows a collapse first."""
+        if "validation" not in outputs or "test" not in outputs:
+            return
+        names = evaluation.cluster_labels(outputs["validation"]["label_code"], self.data.validation[1])
+        report = evaluation.cluster_report(np.argmax(outputs["test"]["label_code"], -1), self.data.test[1],
+                                           names, self.ncat)
+        metrics["test_cluster_error"] = report["error"]
+        metrics["test_clusters_used"] = report["clusters_used"]
+        metrics["test_largest_cluster"] = report["largest_cluster"]

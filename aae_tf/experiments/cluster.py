@@ -1,0 +1,42 @@
+"""Unsupervised clustering (paper Section 6, Table 3, Fig. 9)."""
+
+from aae_tf import figures
+from aae_tf.experiments.categorical import WithLabelCode
+
+
+class Cluster(WithLabelCode):
+    """The semi-supervised architecture without labels: y is a categorical over ``ncluster`` clusters.
+
+    Its default recipe is the one that does not collapse (docs/results.md):
+    the paper's encoder (batch normalization, 20% input dropout) with
+    batch-normalized label logits (a departure from the paper).
+    """
+
+    name = "cluster"
+    defaults = {"nlabel": 0, "ncluster": 16, "encoder_batchnorm": True, "input_dropout": 0.2,
+                "logits_batchnorm": True}
+
+    @classmethod
+    def run_name(cls, config):
+        return f"aae_cluster_k{config.ncluster}_z{config.ncode}"
+
+    @classmethod
+    def check(cls, config):
+        super().check(config)
+        if config.nlabel != 0:
+            raise ValueError("--train_cluster is unsupervised: it uses no labels (leave --nlabel out)")
+
+    def label_categories(self):
+        return self.config.ncluster
+
+    def evaluate_outputs(self, outputs, metrics):
+        """``test_error`` is the paper's clustering error (``test_cluster_error``)."""
+        self.cluster_metrics(outputs, metrics)
+        if "test_cluster_error" in metrics:
+            metrics["test_error"] = metrics["test_cluster_error"]
+
+    def figures(self, save_path, mnist):
+        written = [figures.cluster_heads(self, save_path)] + figures.cluster_members(self, save_path, mnist)
+        if self.config.ncode == 2:
+            written.append(figures.latent(self, save_path, mnist))
+        return written

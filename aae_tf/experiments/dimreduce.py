@@ -1,0 +1,86 @@
+"""Dimensionality reduction with learned cluster heads (paper Section 7, Fig. 10 and 11)."""
+
+from aae_tf import figures
+from aae_tf import losses
+from aae_tf import models
+from aae_tf.experiments.base import NUM_CLASSES
+from aae_tf.experiments.categorical import WithLabelCode
+
+
+class DimensionalityReduction(WithLabelCode):
+    """The representation is W_C y + z: y's cluster head plus the style code, decoded as one.
+
+    Heads closer than ``eta`` are pushed apart (the cluster-head cost, added
+    to the reconstruction phase, which also trains the heads). With labels,
+    y has one category per digit and a classification phase; without, it has
+    ``ncluster`` (default 20).
+    """
+
+    name = "dimreduce"
+    defaults = {"nlabel": 1000, "ncluster": 20}
+
+    @classmethod
+    def default_config(cls, **overrides):
+        """With labels (the default), y has one category per digit."""
+        if overrides.get("nlabel", cls.defaults["nlabel"]) != 0 and "ncluster" not in overrides:
+            overrides["ncluster"] = NUM_CLASSES
+        return super().default_config(**overrides)
+
+    @classmethod
+    def run_name(cls, config):
+        return f"aae_dimreduce_z{config.ncode}_labels{config.nlabel}"
+
+    @classmethod
+    def check(cls, config):
+        super().check(config)
+        if config.nlabel != 0 and config.ncluster != NUM_CLASSES:
+            raise ValueError(f"--train_dimreduce with labels has one cluster per digit: --ncluster {NUM_CLASSES}, "
+                             f"not {config.ncluster} (or pass --nlabel 0)")
+
+    @classmethod
+    def uses_labels(cls, config):
+        return config.nlabel != 0
+
+    @property
+    def selection_metric(self):
+        return "validation_error" if self.uses_classifier() else None
+
+    def label_categories(self):
+        return self.config.ncluster
+
+    def extra_networks(self, widths):
+        nets = super().extra_networks(widths)
+        nets["cluster_heads"] = models.ClusterHeads(self.ncat, self.config.ncode, name="cluster_heads")
+        widths["cluster_heads"] = (2, self.ncat)
+        return nets
+
+    def decoder_label_width(self):
+        return 0  # the head is added to the code, not joined to it
+
+    def decoder_input(self, code, label_code):
+        if label_code is None:
+            return code
+        return self.networks["cluster_heads"](label_code) + code
+
+    def representation(self, out):
+        return self.networks["cluster_heads"](out["label_code"]) + out["mean"]
+
+    def autoencoder_networks(self):
+        return ("encoder", "decoder", "cluster_heads")
+
+    def reconstruction(self, batch, seed):
+        loss, logs = super().reconstruction(batch, seed)
+        head_cost = losses.cluster_head_cost(self.networks["cluster_heads"].heads, self.config.eta)
+        return loss + head_cost, dict(logs, cluster_head_cost=head_cost)
+
+    def evaluate_outputs(self, outputs, metrics):
+        """``test_error`` is the paper's clustering error; with labels the classifier's error chooses the model."""
+        self.classification_metrics(outputs, metrics)
+        self.cluster_metrics(outputs, metrics)
+        if "validation_classification_error" in metrics:
+            metrics["validation_error"] = metrics["validation_classification_error"]
+        if "test_cluster_error" in metrics:
+            metrics["test_error"] = metrics["test_cluster_error"]
+
+    def figures(self, save_path, mnist):
+        return [figures.latent(self, save_path, mnist)]

@@ -1,0 +1,128 @@
+"""Each experiment in-process, on synthetic MNIST-shaped data: its networks, phases, batches and evaluation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from aae_tf import experiments
+
+# 600 training images, 100 held out: 500 to train on, in batches of 20 (25 steps).
+SMALL = dict(hidden=16, batch_size=20, validation_size=100, max_epoch=1)
+
+
+def build(name, synthetic_mnist, **overrides):
+    config = experiments.default_config(name, **dict(SMALL, **overrides))
+    return experiments.create(config, synthetic_mnist)
+
+
+def first_layer_width(net):
+    return net.trainable_variables[0].shape[0]
+
+
+@pytest.mark.parametrize("name, overrides, phases, z_width, y_width, decoder_width", [
+    ("unsupervised", dict(ncode=2), ["reconstruction", "discriminator", "generator"], 2, None, 2),
+    ("label", dict(ncode=2, dist_type="gmm", nlabel=100), ["reconstruction", "discriminator", "generator"],
+     2 + 11, None, 2),
+    ("supervised", dict(ncode=3), ["reconstruction", "discriminator", "generator"], 3, None, 3 + 10),
+    ("semisupervised", dict(ncode=4, nlabel=100), ["reconstruction", "discriminator", "generator", "classification"],
+     4, 10, 4 + 10),
+    ("cluster", dict(ncode=5, ncluster=7), ["reconstruction", "discriminator", "generator"], 5, 7, 5 + 7),
+    ("dimreduce", dict(ncode=2, nlabel=100), ["reconstruction", "discriminator", "generator", "classification"],
+     2, 10, 2),
+    ("dimreduce", dict(ncode=2, nlabel=0), ["reconstruction", "discriminator", "generator"], 2, 20, 2),
+    ("vae", dict(ncode=2), ["elbo"], None, None, 2),
+])
+def test_networks_and_phases(name, overrides, phases, z_width, y_width, decoder_width, synthetic_mnist):
+    exp = build(name, synthetic_mnist, **overrides)
+    nets = exp.networks
+    assert [p.name for p in exp.phases] == phases
+    assert first_layer_width(nets["decoder"]) == decoder_width
+    assert (first_layer_width(nets["discriminator"]) if "discriminator" in nets else None) == z_width
+    assert (first_layer_width(nets["label_discriminator"]) if "label_discriminator" in nets else None) == y_width
+    batch = next(iter(exp.train_batches(0)))
+    assert batch["image"].shape == (20, 28, 28, 1)
+    assert ("labeled_image" in batch) == ("classification" in phases)
+
+
+@pytest.mark.parametrize("name, overrides", [
+    ("unsupervised", {}), ("semisupervised", dict(nlabel=100)), ("cluster", dict(ncluster=6)),
+    ("dimreduce", dict(nlabel=100)), ("vae", {}),
+])
+def test_each_phase_changes_only_its_own_networks(name, overrides, synthetic_mnist):
+    exp = build(name, synthetic_mnist, **overrides)
+    batch = next(iter(exp.train_batches(0)))
+    for i, phase in enumerate(exp.phases):
+        before = {n: [v.numpy().copy() for v in net.trainable_variables] for n, net in exp.networks.items()}
+        variables = [v for n in phase.networks for v in exp.networks[n].trainable_variables]
+        with tf.GradientTape() as tape:
+            loss, logs = phase.loss_fn(batch, tf.constant([i, 5]))
+        phase.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        assert all(np.isfinite(float(v)) for v in logs.values())
+        for n, net in exp.networks.items():
+            changed = any(not np.array_equal(a, b.numpy()) for a, b in zip(before[n], net.trainable_variables))
+            assert changed == (n in phase.networks), (phase.name, n)
+
+
+def test_label_mode_pairs_labeled_images_with_their_own_component(synthetic_mnist):
+    exp = build("label", synthetic_mnist, dist_type="gmm", nlabel=500)  # every training image labeled
+    batch = next(iter(exp.train_batches(0)))
+    codes = exp.prior_codes(batch, tf.constant([1, 2])).numpy()
+    angles = np.mod(np.arctan2(codes[:, 1], codes[:, 0]), 2 * np.pi)
+    nearest = np.round(angles / (2 * np.pi / 10)).astype(int) % 10
+    assert np.mean(nearest == batch["label"].numpy()) > 0.8
+    features = exp.z_features(codes, batch).numpy()
+    np.testing.assert_array_equal(np.argmax(features[:, 2:], -1), batch["label"].numpy())
+
+
+def test_evaluation_names_and_the_metric_that_chooses(synthetic_mnist):
+    semi = build("semisupervised", synthetic_mnist, nlabel=100).evaluate()
+    assert semi["test_error"] == semi["test_classification_error"] and "validation_error" in semi
+    assert build("semisupervised", synthetic_mnist, nlabel=100).selection_metric == "validation_error"
+    cluster = build("cluster", synthetic_mnist, ncluster=6)
+    metrics = cluster.evaluate()
+    assert metrics["test_error"] == metrics["test_cluster_error"]
+    assert 1 <= metrics["test_clusters_used"] <= 6 and 0 < metrics["test_largest_cluster"] <= 1
+    assert cluster.selection_metric is None
+    dim = build("dimreduce", synthetic_mnist, nlabel=100)
+    metrics = dim.evaluate()
+    assert metrics["test_error"] == metrics["test_cluster_error"] and "test_classification_error" in metrics
+    assert dim.selection_metric == "validation_error"
+    assert build("dimreduce", synthetic_mnist, nlabel=0).selection_metric is None
+
+
+def test_defaults_belong_to_the_experiment():
+    assert experiments.default_config("semisupervised").nlabel == 1000
+    assert experiments.default_config("label").nlabel == 10000
+    cluster = experiments.default_config("cluster")
+    assert (cluster.ncluster, cluster.nlabel, cluster.encoder_batchnorm, cluster.input_dropout,
+            cluster.logits_batchnorm) == (16, 0, True, 0.2, True)
+    assert experiments.default_config("dimreduce").ncluster == 10
+    assert experiments.default_config("dimreduce", nlabel=0).ncluster == 20
+    vae = experiments.default_config("vae")
+    assert vae.variational_encoder and vae.beta1 == 0.9 and vae.learning_rate == 1e-3
+    assert experiments.get("cluster").run_name(cluster) == "aae_cluster_k16_z2"
+
+
+@pytest.mark.parametrize("name, overrides, message", [
+    ("label", dict(dist_type="gaussian"), "gmm or swiss_roll"),
+    ("semisupervised", dict(nlabel=0), "needs labeled images"),
+    ("cluster", dict(nlabel=10), "leave --nlabel out"),
+    ("dimreduce", dict(nlabel=100, ncluster=20), "one cluster per digit"),
+    ("vae", dict(variational_encoder=False), "Gaussian (variational) encoder"),
+    ("semisupervised", dict(nlabel=15), "multiple of 10"),
+])
+def test_configurations_the_model_refuses(name, overrides, message, synthetic_mnist):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build(name, synthetic_mnist, **overrides)
+
+
+def test_vae_test_scores_run_in_inference_mode(synthetic_mnist):
+    exp = build("vae", synthetic_mnist, dropout_keep=0.5)
+    images = tf.cast(synthetic_mnist.test_images[:40, ..., None], tf.float32) / 127.5 - 1.0
+    first, again = exp.test_scores(images, batch_size=16), exp.test_scores(images, batch_size=16)
+    assert set(first) == {"reconstruction_loss", "kl_divergence", "negative_elbo"}
+    # Dropout at rate 0.5 in training mode would draw new masks on each call; in inference mode it is off.
+    assert first == again
+    batch = {"image": images[:16]}
+    seed = tf.constant([0, 4])
+    assert float(exp.negative_elbo(batch, seed)[0]) != float(exp.negative_elbo(batch, seed)[0])
