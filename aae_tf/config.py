@@ -13,7 +13,7 @@ ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variat
 
 # Settings added after the first release: a run recorded before them trained with their defaults.
 ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
-               "jit_compile")
+               "jit_compile", "logits_scale")
 
 # Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
 RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile")
@@ -74,6 +74,8 @@ class ExperimentConfig:
         training (0.2 in the paper's clustering model).
       logits_batchnorm: batch normalization of the label logits before the
         softmax (a departure from the paper, against the clustering collapse).
+      logits_scale: with logits_batchnorm, the initial scale (standard
+        deviation over a batch) of the normalized logits.
       discriminator_noise_std: standard deviation of Gaussian noise added to
         both discriminators' inputs, prior samples and codes alike (a
         departure from the paper, against the clustering collapse).
@@ -111,6 +113,7 @@ class ExperimentConfig:
     encoder_batchnorm: bool = False
     input_dropout: float = 0.0
     logits_batchnorm: bool = False
+    logits_scale: float = 1.0
     discriminator_noise_std: float = 0.0
     init_std: Optional[float] = None
     jit_compile: bool = True
@@ -141,6 +144,7 @@ class ExperimentConfig:
                  "must be a finite number, not negative")
         need(math.isfinite(self.encw) and self.encw > 0, "encw",
              "must be positive (without the reconstruction cost there is no autoencoder)")
+        need(math.isfinite(self.logits_scale) and self.logits_scale > 0, "logits_scale", "must be positive")
         need(0.0 <= self.input_dropout < 1.0, "input_dropout", "must be in [0, 1)")
         need(self.init_std is None or (math.isfinite(self.init_std) and self.init_std > 0), "init_std",
              "must be a positive number")
@@ -196,6 +200,7 @@ _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "f
           "encw": "float", "genw": "float", "disw": "float", "clsw": "float", "ygenw": "float", "ydisw": "float",
           "nlabel": "int", "ncluster": "int", "eta": "float", "variational_encoder": "bool", "hidden": "int",
           "validation_size": "int", "seed": "int", "summary_every": "int", "encoder_batchnorm": "bool",
-          "input_dropout": "float", "logits_batchnorm": "bool", "discriminator_noise_std": "float",
+          "input_dropout": "float", "logits_batchnorm": "bool", "logits_scale": "float",
+          "discriminator_noise_std": "float",
           "init_std": "optional float", "jit_compile": "bool"}
 assert set(_KINDS) == {f.name for f in dataclasses.fields(ExperimentConfig)}

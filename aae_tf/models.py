@@ -65,14 +65,18 @@ class Encoder(keras.Model):
         the label logits before the softmax, so that a bias alone cannot send
         every image to one category (a departure from the paper against the
         collapse of the clustering model).
+      ``logits_scale``: the initial learned scale of the normalized logits
+        (their standard deviation over a batch, so how sharp the softmax
+        starts).
       ``init_std``: N(0, init_std^2) initial kernels (None: Glorot uniform).
     """
 
     def __init__(self, ncode, ncat=0, hidden=1000, n_layers=2, dropout_rate=0.0,
                  variational=False, batchnorm=False, input_dropout_rate=0.0, logits_batchnorm=False,
-                 init_std=None, **kwargs):
+                 init_std=None, logits_scale=1.0, **kwargs):
         super().__init__(**kwargs)
         self.ncode, self.ncat, self.hidden, self.n_layers = ncode, ncat, hidden, n_layers
+        self.logits_scale = logits_scale
         self.dropout_rate, self.variational = dropout_rate, variational
         self.batchnorm, self.input_dropout_rate = batchnorm, input_dropout_rate
         self.logits_batchnorm, self.init_std = logits_batchnorm, init_std
@@ -84,7 +88,8 @@ class Encoder(keras.Model):
         self.mean_head = keras.layers.Dense(ncode, name="style_code", kernel_initializer=init)
         self.log_std_head = keras.layers.Dense(ncode, name="log_std") if variational else None
         self.label_head = keras.layers.Dense(ncat, name="label_logits", kernel_initializer=init) if ncat else None
-        self.label_norm = (keras.layers.BatchNormalization(center=False, name="label_logits_batchnorm")
+        self.label_norm = (keras.layers.BatchNormalization(
+            center=False, gamma_initializer=keras.initializers.Constant(logits_scale), name="label_logits_batchnorm")
                            if ncat and logits_batchnorm else None)
 
     def call(self, images, training=False, seed=None):
@@ -113,7 +118,7 @@ class Encoder(keras.Model):
         return dict(super().get_config(), ncode=self.ncode, ncat=self.ncat, hidden=self.hidden,
                     n_layers=self.n_layers, dropout_rate=self.dropout_rate, variational=self.variational,
                     batchnorm=self.batchnorm, input_dropout_rate=self.input_dropout_rate,
-                    logits_batchnorm=self.logits_batchnorm, init_std=self.init_std)
+                    logits_batchnorm=self.logits_batchnorm, init_std=self.init_std, logits_scale=self.logits_scale)
 
 
 class Decoder(keras.Model):

@@ -52,3 +52,24 @@ def save_latent(path, codes, labels, title=None):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def save_curves(path, epochs, series, title=None):
+    """Per-epoch curves, one panel per series (a learning curve of a run).
+
+    Args:
+      epochs: int ``[n]``.
+      series: name -> ``[n]`` values (None where an epoch has none).
+    """
+    fig, axes = plt.subplots(len(series), 1, figsize=(7, 2.4 * len(series)), sharex=True, squeeze=False)
+    for ax, (name, values) in zip(axes[:, 0], series.items()):
+        points = [(e, v) for e, v in zip(epochs, values) if v is not None]
+        ax.plot([e for e, _ in points], [v for _, v in points], lw=1)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("epoch (counted from 0)")
+    if title:
+        axes[0, 0].set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

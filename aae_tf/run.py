@@ -118,7 +118,8 @@ def build(config, mnist, save_path, strategy=None):
     return train_lib.Engine(setup, save_path, strategy)
 
 
-def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_change=False, verbose=True):
+def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_change=False, command=None,
+          verbose=True):
     """Trains ``config`` in ``save_path``, resuming from its newest intact checkpoint.
 
     The folder is locked for the whole run (a second process refuses). Once
@@ -133,6 +134,8 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
       explicit: {config field: flag name} of the flags the user typed.
       data_path: the --data_path typed, or None.
       allow_change: let typed flags change a resumed run's settings.
+      command: the command line that started the run, recorded in flags.json
+        (a resumed run keeps the first one).
 
     Returns:
       The final metrics dict.
@@ -165,7 +168,9 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
                 return runfiles.read_metrics(save_path)
             if changes:
                 history.append(dict(changes, at_epoch=done))
-            record = dict(json.loads(config.to_json()), data_path=data_path, changes=history)
+            first_command = recorded[1].get("command") if recorded is not None and done else None
+            record = dict(json.loads(config.to_json()), data_path=data_path, changes=history,
+                          command=first_command or command)
             runfiles.write_json_atomically(os.path.join(save_path, FLAGS_FILE), record)
             if done:
                 say(f"resuming {save_path} after epoch {done - 1}")

@@ -68,6 +68,7 @@ flags.DEFINE_float("input_dropout", 0.0, "Dropout rate on the encoder's input pi
                    "(default 0.2 for --train_cluster).")
 flags.DEFINE_bool("logits_batchnorm", False, "Batch-normalize the label logits before the softmax "
                   "(a departure from the paper, against the clustering collapse; default on for --train_cluster).")
+flags.DEFINE_float("logits_scale", 1.0, "With --logits_batchnorm: the initial scale of the normalized logits.")
 flags.DEFINE_float("discriminator_noise", 0.0, "Std of Gaussian noise on both discriminators' inputs "
                    "(a departure from the paper, against the clustering collapse).")
 flags.DEFINE_float("init_std", None, "Initial kernels from N(0, init_std^2) (the paper: 0.01; default Glorot uniform).")
@@ -87,7 +88,8 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "variational_encoder": "encoder", "hidden": "hidden", "validation_size": "validation_size",
                  "seed": "seed", "ncluster": "ncluster", "eta": "eta", "optimizer": "optimizer",
                  "encoder_batchnorm": "encoder_batchnorm", "input_dropout": "input_dropout",
-                 "logits_batchnorm": "logits_batchnorm", "discriminator_noise_std": "discriminator_noise",
+                 "logits_batchnorm": "logits_batchnorm", "logits_scale": "logits_scale",
+                 "discriminator_noise_std": "discriminator_noise",
                  "init_std": "init_std", "jit_compile": "xla", "adversarial_learning_rate": "lr",
                  **{name: name for name in LOSS_WEIGHTS}}
 
@@ -171,7 +173,8 @@ def main(argv):
 def train_command(config, save_path):
     from aae_tf import run
     metrics = run.train(config, save_path, lambda data_path: run.load_data(data_path, FLAGS.tfds_download),
-                        explicit=typed_fields(), data_path=FLAGS.data_path, allow_change=FLAGS.allow_change)
+                        explicit=typed_fields(), data_path=FLAGS.data_path, allow_change=FLAGS.allow_change,
+                        command=" ".join(["python experiment/aae_mnist.py"] + sys.argv[1:]))
     if metrics.get("test_error") is not None:
         print(f"test error: {metrics['test_error']:.2f}%")
 

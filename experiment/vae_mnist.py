@@ -73,7 +73,7 @@ def command(config, save_path):
     from aae_tf import run
     if FLAGS.train:
         run.train(config, save_path, run.load_data, explicit=typed(), data_path=FLAGS.data_path,
-                  allow_change=FLAGS.allow_change)
+                  allow_change=FLAGS.allow_change, command=" ".join(["python experiment/vae_mnist.py"] + sys.argv[1:]))
         return
     explicit = {key: getattr(config, key) for key in ("ncode", "dist_type", "hidden") if FLAGS[key].present}
     config, trained_data_path = run.trained_config(save_path, explicit)

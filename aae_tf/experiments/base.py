@@ -183,7 +183,8 @@ class Experiment:
         return models.Encoder(config.ncode, ncat=self.ncat, hidden=config.hidden,
                               dropout_rate=1.0 - config.dropout_keep, variational=config.variational_encoder,
                               batchnorm=config.encoder_batchnorm, input_dropout_rate=config.input_dropout,
-                              logits_batchnorm=config.logits_batchnorm, init_std=config.init_std, name="encoder")
+                              logits_batchnorm=config.logits_batchnorm, logits_scale=config.logits_scale,
+                              init_std=config.init_std, name="encoder")
 
     def discriminator(self, name):
         return models.Discriminator(hidden=self.config.hidden, init_std=self.config.init_std, name=name)

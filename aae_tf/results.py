@@ -1,0 +1,103 @@
+"""The results table and learning curves, built from the runs' own files (flags.json and history.jsonl).
+
+No figure in the table is typed: each comes from a run folder, grouped over
+seeds (mean ± sd) when several runs differ only in their seed.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from aae_tf import plots
+from aae_tf import runfiles
+
+# The paper's figures (error in %, or nats for the likelihood), by experiment and setting.
+PAPER = {
+    ("semisupervised", 100): "1.90 ± 0.10", ("semisupervised", 1000): "1.60 ± 0.08",
+    ("semisupervised", -1): "0.85 ± 0.02",
+    ("cluster", 16): "9.55", ("cluster", 30): "4.10",
+    ("dimreduce", 1000): "4.20", ("dimreduce", 0): "13.95",
+}
+# Settings that do not make two runs different experiments.
+NOT_A_SETTING = ("seed", "max_epoch", "summary_every", "jit_compile", "data_path", "changes", "command")
+
+
+def setting(flags):
+    """The key the paper's tables use for a run: its label count, or its cluster count."""
+    if flags["mode"] == "cluster":
+        return flags["ncluster"]
+    return flags["nlabel"]
+
+
+def describe(flags):
+    """A short name of the experiment and its setting."""
+    mode = flags["mode"]
+    if mode == "cluster":
+        return f"clustering, {flags['ncluster']} clusters, {flags['ncode']}-D style"
+    if mode == "dimreduce":
+        labels = "unsupervised" if flags["nlabel"] == 0 else f"{flags['nlabel']} labels"
+        return f"dimensionality reduction to {flags['ncode']}-D, {labels}"
+    if mode == "semisupervised":
+        labels = "all labels" if flags["nlabel"] == -1 else f"{flags['nlabel']} labels"
+        return f"semi-supervised, {labels}, {flags['ncode']}-D style"
+    return f"{mode}, {flags['dist_type']}, {flags['ncode']}-D code"
+
+
+def run_summary(save_path):
+    """One run's row: its flags, how far it trained, and the figure its experiment reports.
+
+    The figure is the test error at the epoch the validation set chose where
+    the run has a selection metric, else the last epoch's test error.
+
+    Raises:
+      runfiles.RunFileError: a folder without flags.json or history.
+    """
+    flags = runfiles.read_json_object(os.path.join(save_path, "flags.json"))
+    records = runfiles.read_history(save_path)
+    if flags is None or not records:
+        raise runfiles.RunFileError(f"{save_path} has no flags.json or no history.jsonl: not a trained run")
+    metrics = runfiles.summary(records, metric="validation_error")
+    chosen = metrics.get("test_error_at_best_validation")
+    figure = chosen if chosen is not None else records[-1].get("test_error")
+    return {"path": save_path, "flags": flags, "epochs": len(records), "figure": figure,
+            "chosen_epoch": metrics.get("best_epoch"), "records": records}
+
+
+def _group_key(flags):
+    return tuple(sorted((k, str(v)) for k, v in flags.items() if k not in NOT_A_SETTING))
+
+
+def _mean_sd(values):
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+
+
+def table(summaries):
+    """The markdown results table: one row per setting, over its seeds."""
+    groups = {}
+    for s in summaries:
+        groups.setdefault(_group_key(s["flags"]), []).append(s)
+    lines = ["| experiment | paper | ours (test, %) | seeds | epochs trained | run folders | command |",
+             "|---|---|---|---|---|---|---|"]
+    for members in groups.values():
+        flags = members[0]["flags"]
+        paper = PAPER.get((flags["mode"], setting(flags)), "–")
+        epochs = ", ".join(str(m["epochs"]) for m in members)
+        folders = ", ".join(f"`{os.path.basename(os.path.normpath(m['path']))}`" for m in members)
+        command = flags.get("command")
+        lines.append(f"| {describe(flags)} | {paper} | {_mean_sd([m['figure'] for m in members])} | "
+                     f"{len(members)} | {epochs} | {folders} | {f'`{command}`' if command else '–'} |")
+    return "\n".join(lines) + "\n"
+
+
+def learning_curve(summary, path, keys=("test_error", "validation_error", "test_clusters_used")):
+    """Draws the run's per-epoch ``keys`` (those it has) against the epoch; returns the path."""
+    records = summary["records"]
+    series = {k: [r.get(k) for r in records] for k in keys if any(r.get(k) is not None for r in records)}
+    plots.save_curves(path, [r["epoch"] for r in records], series, title=describe(summary["flags"]))
+    return path

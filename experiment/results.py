@@ -1,0 +1,54 @@
+"""The results table and learning curves of docs/results.md, built from run folders.
+
+  python experiment/results.py --runs ~/aae_runs/cluster16_a,~/aae_runs/cluster16_b \
+      --table docs/results_table.md --figures docs/figures
+
+Every figure comes from the runs' own flags.json and history.jsonl; runs that
+differ only in their seed are one row (mean ± sd).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+from aae_tf.cli import fail  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("runs", [], "Run folders (each with flags.json and history.jsonl).")
+flags.DEFINE_string("table", None, "Write the markdown table here (default: print it).")
+flags.DEFINE_string("figures", None, "Folder for one learning-curve PNG per run (<run folder name>_curve.png).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not FLAGS.runs:
+        fail("no runs: pass --runs with one or more run folders")
+    from aae_tf import results, runfiles
+    summaries = []
+    for path in FLAGS.runs:
+        path = os.path.expanduser(path)
+        if not os.path.isdir(path):
+            fail(f"--runs: {path} is not a folder")
+        try:
+            summaries.append(results.run_summary(path))
+        except runfiles.RunFileError as e:
+            fail(str(e), code=1)
+    text = results.table(summaries)
+    if FLAGS.table:
+        runfiles.write_atomically(FLAGS.table, lambda f: f.write(text))
+        print(f"wrote {FLAGS.table}")
+    else:
+        print(text, end="")
+    if FLAGS.figures:
+        os.makedirs(FLAGS.figures, exist_ok=True)
+        for s in summaries:
+            name = os.path.basename(os.path.normpath(s["path"]))
+            print("wrote " + results.learning_curve(s, os.path.join(FLAGS.figures, f"{name}_curve.png")))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,54 @@
+"""The results table from fabricated run folders with a known answer."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from aae_tf import config as config_lib
+from aae_tf import results
+from aae_tf import runfiles
+from conftest import ROOT
+
+
+def fabricate(folder, history, **settings):
+    os.makedirs(folder)
+    flags = json.loads(config_lib.ExperimentConfig(**settings).to_json())
+    flags.update(command=f"python experiment/aae_mnist.py --seed {settings.get('seed', 0)}")
+    with open(os.path.join(folder, "flags.json"), "w") as f:
+        json.dump(flags, f)
+    for record in history:
+        runfiles.append_history(folder, record)
+    return folder
+
+
+def test_seeds_of_one_setting_make_one_row_with_mean_and_sd(tmp_path):
+    semi = dict(mode="semisupervised", ncode=10, nlabel=100)
+    a = fabricate(str(tmp_path / "semi_a"), [
+        {"epoch": 0, "validation_error": 5.0, "test_error": 6.0},
+        {"epoch": 1, "validation_error": 4.0, "test_error": 3.0},   # chosen: test 3.0
+        {"epoch": 2, "validation_error": 4.5, "test_error": 1.0}], seed=0, **semi)
+    b = fabricate(str(tmp_path / "semi_b"), [
+        {"epoch": 0, "validation_error": 2.0, "test_error": 5.0}], seed=1, **semi)   # chosen: test 5.0
+    c = fabricate(str(tmp_path / "clu"), [
+        {"epoch": 0, "test_error": 30.0, "test_clusters_used": 16},
+        {"epoch": 1, "test_error": 20.0, "test_clusters_used": 15}], mode="cluster", ncode=5, ncluster=16, nlabel=0)
+    summaries = [results.run_summary(p) for p in (a, b, c)]
+    lines = results.table(summaries).splitlines()
+    assert len(lines) == 4
+    # mean 4.00, sd of (3, 5) = 1.41; the paper's 1.90 ± 0.10 beside it.
+    assert "| semi-supervised, 100 labels, 10-D style | 1.90 ± 0.10 | 4.00 ± 1.41 | 2 | 3, 1 |" in lines[2]
+    # No selection metric: the last epoch's test error.
+    assert "| clustering, 16 clusters, 5-D style | 9.55 | 20.00 | 1 | 2 |" in lines[3]
+    path = results.learning_curve(summaries[2], str(tmp_path / "curve.png"))
+    assert os.path.getsize(path) > 0
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
+    with pytest.raises(runfiles.RunFileError, match="not a trained run"):
+        results.run_summary(str(tmp_path))
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "experiment", "results.py"),
+                             "--runs", str(tmp_path / "none")], capture_output=True, text=True)
+    assert result.returncode != 0 and "is not a folder" in result.stderr and "Traceback" not in result.stderr
