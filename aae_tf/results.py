@@ -101,3 +101,20 @@ def learning_curve(summary, path, keys=("test_error", "validation_error", "test_
     series = {k: [r.get(k) for r in records] for k in keys if any(r.get(k) is not None for r in records)}
     plots.save_curves(path, [r["epoch"] for r in records], series, title=describe(summary["flags"]))
     return path
+
+
+def epochs_table(summaries, keys, every=1):
+    """A markdown table of each run's per-epoch ``keys`` (every ``every``-th epoch, and its last)."""
+    lines = ["| run | epoch | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for s in summaries:
+        name = os.path.basename(os.path.normpath(s["path"]))
+        records = s["records"]
+        for i, r in enumerate(records):
+            if i % every and i != len(records) - 1:
+                continue
+            cells = []
+            for k in keys:
+                v = r.get(k)
+                cells.append("–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)))
+            lines.append(f"| `{name}` | {r['epoch']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

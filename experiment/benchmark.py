@@ -21,8 +21,10 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("modes", ["unsupervised", "label", "supervised", "semisupervised", "cluster", "dimreduce", "vae"],
                   "Modes to time.")
 flags.DEFINE_integer("bsize", 128, "Batch size.")
+flags.DEFINE_integer("hidden", 1000, "Units in each hidden layer.")
 flags.DEFINE_integer("steps", 100, "Timed steps per mode.")
 flags.DEFINE_integer("warmup", 10, "Untimed steps first (the first one compiles).")
+flags.DEFINE_list("xla", ["on", "off"], "Time the step compiled with XLA (on), without (off), or both.")
 flags.DEFINE_string("data_path", None, "Folder with the MNIST IDX files (default: found offline).")
 
 # Each experiment's own default configuration, at the sizes of its paper setting.
@@ -35,6 +37,18 @@ MODE_SETTINGS = {
     "dimreduce": dict(ncode=2),
     "vae": dict(ncode=2),
 }
+
+
+def cpu_model():
+    """The CPU's model name (from /proc/cpuinfo), to print beside every speed figure."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 def main(argv):
@@ -51,9 +65,14 @@ def main(argv):
     except run.UserError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
-    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores, batch {FLAGS.bsize}, {FLAGS.steps} steps")
-    for mode in FLAGS.modes:
-        config = experiments.default_config(mode, batch_size=FLAGS.bsize, **MODE_SETTINGS[mode])
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPU cores ({cpu_model()}), batch {FLAGS.bsize}, "
+          f"hidden {FLAGS.hidden}, {FLAGS.steps} steps")
+    if not set(FLAGS.xla) <= {"on", "off"} or not FLAGS.xla:
+        print("error: --xla takes on, off or both", file=sys.stderr)
+        sys.exit(2)
+    for mode, xla in [(m, x) for m in FLAGS.modes for x in FLAGS.xla]:
+        config = experiments.default_config(mode, batch_size=FLAGS.bsize, jit_compile=xla == "on", hidden=FLAGS.hidden,
+                                            **MODE_SETTINGS[mode])
         setup = experiments.create(config, mnist)
         engine = train.Engine(setup, save_path="/nonexistent-benchmark-writes-nothing")
         total = FLAGS.warmup + FLAGS.steps
@@ -66,7 +85,7 @@ def main(argv):
             logs = engine.train_step(next(batches))
         float(next(iter(logs.values())))  # wait for the last step to finish
         seconds = time.perf_counter() - start
-        print(f"{mode:15s} {FLAGS.bsize * FLAGS.steps / seconds:8.0f} images/s "
+        print(f"{mode:15s} XLA {xla:3s} {FLAGS.bsize * FLAGS.steps / seconds:8.0f} images/s "
               f"({1000 * seconds / FLAGS.steps:.1f} ms/step, {len(setup.phases)} phases)", flush=True)
 
 

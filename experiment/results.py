@@ -19,6 +19,8 @@ from aae_tf.cli import fail  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_list("runs", [], "Run folders (each with flags.json and history.jsonl).")
 flags.DEFINE_string("table", None, "Write the markdown table here (default: print it).")
+flags.DEFINE_list("epoch_keys", [], "Instead of the results table, a per-epoch table of these metrics.")
+flags.DEFINE_integer("every", 1, "With --epoch_keys: every how many epochs a row (the last is always shown).")
 flags.DEFINE_string("figures", None, "Folder for one learning-curve PNG per run (<run folder name>_curve.png).")
 
 
@@ -37,7 +39,10 @@ def main(argv):
             summaries.append(results.run_summary(path))
         except runfiles.RunFileError as e:
             fail(str(e), code=1)
-    text = results.table(summaries)
+    if FLAGS.every < 1:
+        fail("--every must be at least 1")
+    text = (results.epochs_table(summaries, FLAGS.epoch_keys, FLAGS.every) if FLAGS.epoch_keys
+            else results.table(summaries))
     if FLAGS.table:
         runfiles.write_atomically(FLAGS.table, lambda f: f.write(text))
         print(f"wrote {FLAGS.table}")

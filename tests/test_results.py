@@ -42,6 +42,8 @@ def test_seeds_of_one_setting_make_one_row_with_mean_and_sd(tmp_path):
     assert "| semi-supervised, 100 labels, 10-D style | 1.90 ± 0.10 | 4.00 ± 1.41 | 2 | 3, 1 |" in lines[2]
     # No selection metric: the last epoch's test error.
     assert "| clustering, 16 clusters, 5-D style | 9.55 | 20.00 | 1 | 2 |" in lines[3]
+    per_epoch = results.epochs_table(summaries[2:], ["test_error", "test_clusters_used"]).splitlines()
+    assert per_epoch[2:] == ["| `clu` | 0 | 30 | 16 |", "| `clu` | 1 | 20 | 15 |"]
     path = results.learning_curve(summaries[2], str(tmp_path / "curve.png"))
     assert os.path.getsize(path) > 0
 
