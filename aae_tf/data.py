@@ -432,10 +432,3 @@ def gather_batches(index_ds, arrays):
     def gather(indices):
         return {name: tf.gather(value, indices) for name, value in arrays.items()}
     return index_ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def eval_batches(images, labels, batch_size=1000):
-    """Unshuffled batches of ``{"image", "label"}`` for evaluation, keeping every image."""
-    ds = tf.data.Dataset.from_tensor_slices({"image": to_float_images(images),
-                                             "label": tf.convert_to_tensor(labels, tf.int64)})
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -55,19 +55,6 @@ def cluster_labels(validation_probs, validation_labels):
     return np.asarray(validation_labels)[np.argmax(np.asarray(validation_probs), axis=0)]
 
 
-def cluster_assignment_error(validation_probs, validation_labels, test_clusters, test_labels):
-    """Test error (%) of labeling each test image with the label of its cluster (paper Table 3).
-
-    Args:
-      validation_probs: ``[n_validation, n_clusters]`` q(y|x) of validation images.
-      validation_labels: int ``[n_validation]``.
-      test_clusters: int ``[n_test]``, the cluster (argmax q(y|x)) of each test image.
-      test_labels: int ``[n_test]``.
-    """
-    names = cluster_labels(validation_probs, validation_labels)
-    return classification_error(test_labels, names[np.asarray(test_clusters)])
-
-
 def cluster_report(test_clusters, test_labels, names, n_clusters, n_classes=10):
     """What a user needs to judge a clustering: the cluster x digit counts and each cluster's size.
 
