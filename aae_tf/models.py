@@ -2,7 +2,8 @@
 
 Every network has two hidden layers of ``hidden`` ReLU units (1000 in the
 paper and the reference). Sizes come from the constructor; nothing here reads
-flags.
+flags. Built under a Keras mixed-precision policy, the layers compute in its
+compute dtype with float32 variables; every output is float32.
 """
 
 import keras
@@ -33,6 +34,12 @@ def _run(layers, x, training):
     for layer in layers:
         x = layer(x, training=training) if isinstance(layer, _TRAINING_AWARE) else layer(x)
     return x
+
+
+def _float32(x):
+    """Outputs leave every network in float32 (under a mixed-precision policy the layers compute in
+    bfloat16 or float16), so that losses, priors and discriminator logits stay in float32."""
+    return tf.cast(x, tf.float32)
 
 
 def kernel_initializer(init_std):
@@ -98,10 +105,10 @@ class Encoder(keras.Model):
         if self.input_dropout is not None:
             x = self.input_dropout(x, training=training)
         h = _run(self.body, x, training)
-        mean = self.mean_head(h)
+        mean = _float32(self.mean_head(h))
         out = {"mean": mean}
         if self.variational:
-            log_std = self.log_std_head(h)
+            log_std = _float32(self.log_std_head(h))
             noise = (tf.random.stateless_normal(tf.shape(mean), seed) if seed is not None
                      else tf.random.normal(tf.shape(mean)))
             out.update(log_std=log_std, style_code=mean + tf.exp(log_std) * noise)
@@ -111,6 +118,7 @@ class Encoder(keras.Model):
             logits = self.label_head(h)
             if self.label_norm is not None:
                 logits = self.label_norm(logits, training=training)
+            logits = _float32(logits)
             out.update(label_logits=logits, label_code=tf.nn.softmax(logits))
         return out
 
@@ -139,7 +147,7 @@ class Decoder(keras.Model):
 
     def call(self, code, training=False):
         """Decodes ``[batch, ncode]`` (or ``[batch, ncode + ncat]``) to ``[batch, *image_shape]``."""
-        return self.reshape(self.out(_run(self.body, code, training)))
+        return _float32(self.reshape(self.out(_run(self.body, code, training))))
 
     def get_config(self):
         return dict(super().get_config(), image_shape=self.image_shape, hidden=self.hidden,
@@ -161,7 +169,7 @@ class Discriminator(keras.Model):
         self.logit = keras.layers.Dense(1, name="logit", kernel_initializer=init)
 
     def call(self, features, training=False):
-        return self.logit(_run(self.body, features, training))
+        return _float32(self.logit(_run(self.body, features, training)))
 
     def get_config(self):
         return dict(super().get_config(), hidden=self.hidden, n_layers=self.n_layers, init_std=self.init_std)
@@ -181,7 +189,7 @@ class ClusterHeads(keras.Model):
                                      initializer=keras.initializers.RandomNormal(stddev=1.0))
 
     def call(self, label_code):
-        return tf.matmul(label_code, self.heads)
+        return _float32(tf.matmul(label_code, tf.cast(self.heads, label_code.dtype)))
 
     def get_config(self):
         return dict(super().get_config(), ncluster=self.ncluster, ncode=self.ncode)

@@ -73,6 +73,9 @@ flags.DEFINE_float("discriminator_noise", 0.0, "Std of Gaussian noise on both di
                    "(a departure from the paper, against the clustering collapse).")
 flags.DEFINE_float("init_std", None, "Initial kernels from N(0, init_std^2) (the paper: 0.01; default Glorot uniform).")
 flags.DEFINE_bool("xla", True, "Compile the training step with XLA.")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
+                  "mixed_bfloat16: layers compute in bfloat16 (variables and losses in float32); fast on CPUs "
+                  "with bfloat16 units (AMX). Checkpoints are interchangeable, so a run may switch.")
 flags.DEFINE_bool("allow_change", False, "Resume a run with typed flags that differ from the ones it was trained "
                   "with (each change is recorded in its flags.json).")
 flags.DEFINE_bool("tfds_download", False, "Let tensorflow-datasets download MNIST (needs internet).")
@@ -90,7 +93,8 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "encoder_batchnorm": "encoder_batchnorm", "input_dropout": "input_dropout",
                  "logits_batchnorm": "logits_batchnorm", "logits_scale": "logits_scale",
                  "discriminator_noise_std": "discriminator_noise",
-                 "init_std": "init_std", "jit_compile": "xla", "adversarial_learning_rate": "lr",
+                 "init_std": "init_std", "jit_compile": "xla", "precision": "precision",
+                 "adversarial_learning_rate": "lr",
                  **{name: name for name in LOSS_WEIGHTS}}
 
 

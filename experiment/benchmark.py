@@ -24,6 +24,7 @@ flags.DEFINE_integer("bsize", 128, "Batch size.")
 flags.DEFINE_integer("hidden", 1000, "Units in each hidden layer.")
 flags.DEFINE_integer("steps", 100, "Timed steps per mode.")
 flags.DEFINE_integer("warmup", 10, "Untimed steps first (the first one compiles).")
+flags.DEFINE_list("precision", ["float32"], "Precisions to time: float32, mixed_bfloat16 or both.")
 flags.DEFINE_list("xla", ["on", "off"], "Time the step compiled with XLA (on), without (off), or both.")
 flags.DEFINE_string("data_path", None, "Folder with the MNIST IDX files (default: found offline).")
 
@@ -70,8 +71,9 @@ def main(argv):
     if not set(FLAGS.xla) <= {"on", "off"} or not FLAGS.xla:
         print("error: --xla takes on, off or both", file=sys.stderr)
         sys.exit(2)
-    for mode, xla in [(m, x) for m in FLAGS.modes for x in FLAGS.xla]:
-        config = experiments.default_config(mode, batch_size=FLAGS.bsize, jit_compile=xla == "on", hidden=FLAGS.hidden,
+    for mode, xla, precision in [(m, x, p) for m in FLAGS.modes for x in FLAGS.xla for p in FLAGS.precision]:
+        config = experiments.default_config(mode, batch_size=FLAGS.bsize, jit_compile=xla == "on",
+                                            hidden=FLAGS.hidden, precision=precision,
                                             **MODE_SETTINGS[mode])
         setup = experiments.create(config, mnist)
         engine = train.Engine(setup, save_path="/nonexistent-benchmark-writes-nothing")
@@ -85,7 +87,7 @@ def main(argv):
             logs = engine.train_step(next(batches))
         float(next(iter(logs.values())))  # wait for the last step to finish
         seconds = time.perf_counter() - start
-        print(f"{mode:15s} XLA {xla:3s} {FLAGS.bsize * FLAGS.steps / seconds:8.0f} images/s "
+        print(f"{mode:15s} XLA {xla:3s} {precision:14s} {FLAGS.bsize * FLAGS.steps / seconds:8.0f} images/s "
               f"({1000 * seconds / FLAGS.steps:.1f} ms/step, {len(setup.phases)} phases)", flush=True)
 
 

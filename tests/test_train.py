@@ -195,3 +195,19 @@ def test_metrics_report_the_learning_rate_each_epoch_used(small_mnist, tmp_path)
     with open(tmp_path / "metrics.json") as f:
         import json
         assert json.load(f)["learning_rate"] == pytest.approx(1e-4)
+
+
+def test_mixed_bfloat16_trains_checkpoints_and_resumes_in_float32(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path, precision="mixed_bfloat16", mode="semisupervised", ncode=4,
+                         nlabel=100)
+    encoder = engine.setup.networks["encoder"]
+    assert encoder.body[0].compute_dtype == "bfloat16" and encoder.body[0].kernel.dtype == "float32"
+    metrics = engine.fit(verbose=False)
+    assert np.isfinite(metrics["reconstruction_loss"]) and metrics["test_error"] < 90.0
+    out = engine.setup.encode(engine.setup.summary_batch[0][:3])
+    assert out["label_code"].dtype == tf.float32 and out["style_code"].dtype == tf.float32
+    # The same checkpoint restores into a float32 model (variables are float32 either way).
+    resumed = make_engine(small_mnist, tmp_path, mode="semisupervised", ncode=4, nlabel=100, max_epoch=2)
+    assert resumed.restore_latest() == 1
+    assert resumed.setup.networks["encoder"].body[0].compute_dtype == "float32"
+    assert resumed.fit(verbose=False)["epoch"] == 1

@@ -194,10 +194,21 @@ class Experiment:
 
         Calling each network once on zeros of its input width creates its
         variables, so that optimizers can be built and checkpoints restored
-        before the first step.
+        before the first step. Under ``config.precision`` ``mixed_bfloat16``
+        the layers compute in bfloat16 with float32 variables (checkpoints
+        are the same as float32 ones).
         """
         config = self.config
         keras.utils.set_random_seed(config.seed)
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(config.precision)  # the layers built now take its compute dtype
+        try:
+            return self._build_networks()
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    def _build_networks(self):
+        config = self.config
         nets = {"encoder": self.encoder(),
                 "decoder": models.Decoder(data_lib.IMAGE_SHAPE, hidden=config.hidden,
                                           dropout_rate=1.0 - config.dropout_keep, init_std=config.init_std,
