@@ -57,7 +57,11 @@ def run_summary(save_path):
     records = runfiles.read_history(save_path)
     if flags is None or not records:
         raise runfiles.RunFileError(f"{save_path} has no flags.json or no history.jsonl: not a trained run")
-    metrics = runfiles.summary(records, metric="validation_error")
+    # The experiment's selection metric: the classifier's validation error where there is one, else the
+    # clustering error of the validation images (runs from before it existed have neither).
+    metric = next((m for m in ("validation_error", "validation_cluster_error") if any(m in r for r in records)),
+                  None)
+    metrics = runfiles.summary(records, metric=metric)
     chosen = metrics.get("test_error_at_best_validation")
     figure = chosen if chosen is not None else records[-1].get("test_error")
     return {"path": save_path, "flags": flags, "epochs": len(records), "figure": figure,

@@ -82,12 +82,12 @@ def test_evaluation_names_and_the_metric_that_chooses(synthetic_mnist):
     metrics = cluster.evaluate()
     assert metrics["test_error"] == metrics["test_cluster_error"]
     assert 1 <= metrics["test_clusters_used"] <= 6 and 0 < metrics["test_largest_cluster"] <= 1
-    assert cluster.selection_metric is None
+    assert cluster.selection_metric == "validation_cluster_error" and 0 <= metrics["validation_cluster_error"] <= 100
     dim = build("dimreduce", synthetic_mnist, nlabel=100)
     metrics = dim.evaluate()
     assert metrics["test_error"] == metrics["test_cluster_error"] and "test_classification_error" in metrics
     assert dim.selection_metric == "validation_error"
-    assert build("dimreduce", synthetic_mnist, nlabel=0).selection_metric is None
+    assert build("dimreduce", synthetic_mnist, nlabel=0).selection_metric == "validation_cluster_error"
 
 
 def test_defaults_belong_to_the_experiment():

@@ -78,12 +78,16 @@ class WithLabelCode(Experiment):
                     labels, np.argmax(outputs[split_name]["label_logits"], -1))
 
     def cluster_metrics(self, outputs, metrics):
-        """The paper's clustering error (``test_cluster_error``) and what shows a collapse first."""
+        """The paper's clustering error (``test_cluster_error``), its validation twin, and what shows a collapse."""
         if "validation" not in outputs or "test" not in outputs:
             return
         names = evaluation.cluster_labels(outputs["validation"]["label_code"], self.data.validation[1])
         report = evaluation.cluster_report(np.argmax(outputs["test"]["label_code"], -1), self.data.test[1],
                                            names, self.ncat)
         metrics["test_cluster_error"] = report["error"]
+        # The same naming applied to the validation images themselves: what chooses the epoch, since the
+        # test set may only be reported.
+        metrics["validation_cluster_error"] = evaluation.classification_error(
+            self.data.validation[1], names[np.argmax(outputs["validation"]["label_code"], -1)])
         metrics["test_clusters_used"] = report["clusters_used"]
         metrics["test_largest_cluster"] = report["largest_cluster"]

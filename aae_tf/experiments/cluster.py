@@ -13,6 +13,7 @@ class Cluster(WithLabelCode):
     """
 
     name = "cluster"
+    selection_metric = "validation_cluster_error"
     defaults = {"nlabel": 0, "ncluster": 16, "encoder_batchnorm": True, "input_dropout": 0.2,
                 "logits_batchnorm": True}
 

@@ -43,7 +43,7 @@ class DimensionalityReduction(WithLabelCode):
 
     @property
     def selection_metric(self):
-        return "validation_error" if self.uses_classifier() else None
+        return "validation_error" if self.uses_classifier() else "validation_cluster_error"
 
     def label_categories(self):
         return self.config.ncluster
