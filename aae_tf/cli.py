@@ -19,6 +19,8 @@ class Terminated(BaseException):
 
 
 def _on_sigterm(signum, frame):
+    from aae_tf import train  # imported already by run_guarded; the flag survives a swallowed exception
+    train.request_stop()
     raise Terminated()
 
 
@@ -42,8 +44,9 @@ def run_guarded(command, save_path, argv):
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         fail(f"unexpected arguments: {' '.join(argv[1:])}")
-    signal.signal(signal.SIGTERM, _on_sigterm)
     from aae_tf import run
+    from aae_tf import train
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         command()
     except run.UserError as e:
@@ -56,5 +59,5 @@ def run_guarded(command, save_path, argv):
         fail(f"{e.strerror or e}: {e.filename or save_path}; {_resume_point(save_path)}", code=1)
     except KeyboardInterrupt:
         fail(f"interrupted; {_resume_point(save_path)}", 130)
-    except Terminated:
+    except (Terminated, train.StopRequested):
         fail(f"stopped by SIGTERM; {_resume_point(save_path)}", 143)

@@ -9,6 +9,7 @@ of configuration.
 import glob
 import os
 import re
+import threading
 import time
 
 import keras
@@ -25,6 +26,23 @@ READBACK_EVERY = 10
 
 class TrainingDiverged(Exception):
     """A loss became NaN or infinite; the message names the epoch and step."""
+
+
+class StopRequested(BaseException):
+    """A stop was asked for (``request_stop``, e.g. on SIGTERM); raised between two steps."""
+
+
+_STOP = threading.Event()
+
+
+def request_stop():
+    """Asks every training loop of this process to stop before its next step (safe from a signal handler).
+
+    A signal handler that raises can have its exception swallowed when the
+    signal lands in a finalizer (``Exception ignored in ... __del__``); the
+    loop also checks this flag after every step, so the stop always happens.
+    """
+    _STOP.set()
 
 
 class CheckpointError(Exception):
@@ -297,6 +315,8 @@ class Engine:
             logs = self.train_step(batch)
             pending.append(logs)
             step += 1
+            if _STOP.is_set():
+                raise StopRequested()
             if len(pending) == READBACK_EVERY:
                 bar.update(done + len(pending), list(read_back().items()))
             if step % config.summary_every == 0:

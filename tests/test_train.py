@@ -211,3 +211,14 @@ def test_mixed_bfloat16_trains_checkpoints_and_resumes_in_float32(small_mnist, t
     assert resumed.restore_latest() == 1
     assert resumed.setup.networks["encoder"].body[0].compute_dtype == "float32"
     assert resumed.fit(verbose=False)["epoch"] == 1
+
+
+def test_a_requested_stop_ends_training_before_the_next_step_and_saves_nothing(small_mnist, tmp_path):
+    engine = make_engine(small_mnist, tmp_path)
+    train.request_stop()
+    try:
+        with pytest.raises(train.StopRequested):
+            engine.fit(verbose=False)
+    finally:
+        train._STOP.clear()
+    assert int(engine.step.numpy()) == 1 and engine.available_epochs() == []
