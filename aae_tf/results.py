@@ -99,7 +99,8 @@ def table(summaries):
     return "\n".join(lines) + "\n"
 
 
-def learning_curve(summary, path, keys=("test_error", "validation_error", "test_clusters_used")):
+def learning_curve(summary, path, keys=("test_error", "validation_error", "validation_cluster_error",
+                                        "test_clusters_used")):
     """Draws the run's per-epoch ``keys`` (those it has) against the epoch; returns the path."""
     records = summary["records"]
     series = {k: [r.get(k) for r in records] for k in keys if any(r.get(k) is not None for r in records)}
