@@ -1,6 +1,5 @@
 """What the command-line scripts share: one-line errors and the edge where exceptions become them."""
 
-import glob
 import os
 import signal
 import sys
@@ -26,8 +25,8 @@ def _on_sigterm(signum, frame):
 
 def _resume_point(save_path, advice="run the same command again to"):
     """Says which checkpoint is intact, and so where a rerun resumes."""
-    epochs = sorted(int(p.rsplit("-", 1)[1].split(".")[0])
-                    for p in glob.glob(os.path.join(save_path or ".", "checkpoints", "ckpt-*.index")))
+    from aae_tf import train  # imported already by run_guarded
+    epochs = train.checkpoints_on_disk(os.path.join(save_path or ".", train.CHECKPOINT_DIR))
     if not epochs:
         return f"no checkpoint was written yet in {save_path}; {advice} start over"
     return f"the checkpoint of epoch {epochs[-1]} in {save_path} is intact; {advice} resume after it"

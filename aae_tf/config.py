@@ -197,11 +197,6 @@ class ExperimentConfig:
             kwargs[name] = tuple(value) if kind == "tuple" else value
         return cls(**kwargs)
 
-    def architecture_mismatch(self, other):
-        """Names the architecture settings on which two configurations differ (empty if none)."""
-        return [f"{k}: {getattr(other, k)!r} vs {getattr(self, k)!r}" for k in ARCHITECTURE_KEYS
-                if getattr(self, k) != getattr(other, k)]
-
 
 _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "float", "beta1": "float",
           "lr_decay_epochs": "tuple", "optimizer": "str", "adversarial_learning_rate": "optional float",

@@ -3,7 +3,6 @@
 import tensorflow as tf
 
 from aae_tf.experiments.base import NUM_CLASSES, Experiment, split
-from aae_tf import figures
 
 
 class LabelConditioned(Experiment):
@@ -41,6 +40,3 @@ class LabelConditioned(Experiment):
         s_all, s_own = split(seed, 2)
         own = self.prior.sample_for_labels(batch["label"], s_own)
         return tf.where(batch["labeled"][:, None], own, self.prior.sample(tf.shape(batch["image"])[0], s_all))
-
-    def figures(self, save_path, mnist):
-        return [figures.latent(self, save_path, mnist)] + figures.manifolds(self, save_path)
