@@ -8,12 +8,13 @@ from typing import Optional
 # Settings that fix the shapes of the networks and optimizer slots: a checkpoint can only be restored
 # into a configuration that agrees on all of them.
 ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variational_encoder", "optimizer",
-                     "encoder_batchnorm", "logits_batchnorm")
+                     "encoder_batchnorm", "logits_batchnorm", "pixel_range")
 
 
 # Settings added after the first release: a run recorded before them trained with their defaults.
 ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
-               "jit_compile", "logits_scale", "precision")
+               "jit_compile", "logits_scale", "precision", "prior_scale", "pixel_range", "reconstruction_cost",
+               "classification_learning_rate", "recipe")
 
 # Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
 RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision")
@@ -21,6 +22,12 @@ RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision")
 
 # mixed_float16 (for GPUs) would need loss scaling, which the engine does not do yet.
 PRECISIONS = ("float32", "mixed_bfloat16")
+# signed: images in [-1, 1] and a tanh decoder (the reference); unit: [0, 1] and a sigmoid decoder (the paper).
+PIXEL_RANGES = ("signed", "unit")
+# mean: squared error averaged over pixels (the reference); sum: summed over each image's pixels, the
+# squared Euclidean distance (the paper's Euclidean cost); both averaged over the batch.
+RECONSTRUCTION_COSTS = ("mean", "sum")
+RECIPES = ("reference", "paper")
 
 
 class ConfigError(ValueError):
@@ -89,6 +96,19 @@ class ExperimentConfig:
       precision: ``float32``, or ``mixed_bfloat16`` (Keras's mixed precision:
         layers compute in bfloat16, variables, optimizer state and losses stay
         float32; fast on CPUs with bfloat16 units such as AMX).
+      prior_scale: the prior's samples multiplied by this (the paper's
+        likelihood model: a Gaussian of standard deviation 5).
+      pixel_range: ``signed`` (images in [-1, 1], tanh decoder output: the
+        reference) or ``unit`` ([0, 1], sigmoid output: the paper).
+      reconstruction_cost: ``mean`` (squared error averaged over pixels: the
+        reference) or ``sum`` (summed over each image's pixels: the paper's
+        Euclidean cost).
+      classification_learning_rate: initial learning rate of the
+        semi-supervised classification phase; None means ``learning_rate``
+        (the paper's SGD recipe: the adversarial phases' 0.1).
+      recipe: the named recipe the settings started from (``reference`` or
+        ``paper``; ``experiments.default_config``); a record, read by nothing
+        in training.
     """
 
     mode: str = "unsupervised"
@@ -125,6 +145,11 @@ class ExperimentConfig:
     init_std: Optional[float] = None
     jit_compile: bool = True
     precision: str = "float32"
+    prior_scale: float = 1.0
+    pixel_range: str = "signed"
+    reconstruction_cost: str = "mean"
+    classification_learning_rate: Optional[float] = None
+    recipe: str = "reference"
 
     def __post_init__(self):
         def need(ok, field, reason):
@@ -141,9 +166,14 @@ class ExperimentConfig:
         need(self.optimizer in ("adam", "sgd"), "optimizer", "must be adam or sgd")
         need(math.isfinite(self.learning_rate) and self.learning_rate > 0, "learning_rate",
              "must be a positive finite number")
-        need(self.adversarial_learning_rate is None or (math.isfinite(self.adversarial_learning_rate)
-                                                        and self.adversarial_learning_rate > 0),
-             "adversarial_learning_rate", "must be a positive finite number")
+        for name in ("adversarial_learning_rate", "classification_learning_rate"):
+            value = getattr(self, name)
+            need(value is None or (math.isfinite(value) and value > 0), name, "must be a positive finite number")
+        need(math.isfinite(self.prior_scale) and self.prior_scale > 0, "prior_scale", "must be positive")
+        need(self.pixel_range in PIXEL_RANGES, "pixel_range", f"must be one of {', '.join(PIXEL_RANGES)}")
+        need(self.reconstruction_cost in RECONSTRUCTION_COSTS, "reconstruction_cost",
+             f"must be one of {', '.join(RECONSTRUCTION_COSTS)}")
+        need(self.recipe in RECIPES, "recipe", f"must be one of {', '.join(RECIPES)}")
         need(self.validation_size >= 0, "validation_size", "must not be negative")
         need(self.nlabel >= -1, "nlabel", "must be -1 (all labels) or a number of labeled images")
         for name in ("genw", "disw", "clsw", "ygenw", "ydisw", "eta", "input_noise_std",
@@ -206,5 +236,7 @@ _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "f
           "validation_size": "int", "seed": "int", "summary_every": "int", "encoder_batchnorm": "bool",
           "input_dropout": "float", "logits_batchnorm": "bool", "logits_scale": "float",
           "discriminator_noise_std": "float",
-          "init_std": "optional float", "jit_compile": "bool", "precision": "str"}
+          "init_std": "optional float", "jit_compile": "bool", "precision": "str", "prior_scale": "float",
+          "pixel_range": "str", "reconstruction_cost": "str", "classification_learning_rate": "optional float",
+          "recipe": "str"}
 assert set(_KINDS) == {f.name for f in dataclasses.fields(ExperimentConfig)}

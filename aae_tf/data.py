@@ -397,14 +397,17 @@ def balanced_labeled_subset(labels, n_labeled, seed, num_classes=NUM_CLASSES):
 
 # --------------------------------------------------------------------------- pipelines
 
-def to_float_images(images):
-    """uint8 ``[n, 28, 28]`` -> float32 ``[n, 28, 28, 1]`` in [-1, 1]."""
-    return tf.cast(tf.convert_to_tensor(images), tf.float32)[..., None] / 127.5 - 1.0
+def to_float_images(images, pixel_range="signed"):
+    """uint8 ``[n, 28, 28]`` -> float32 ``[n, 28, 28, 1]`` in [-1, 1] (``signed``) or [0, 1] (``unit``)."""
+    unit = tf.cast(tf.convert_to_tensor(images), tf.float32)[..., None] / 255.0
+    return unit if pixel_range == "unit" else 2.0 * unit - 1.0
 
 
-def to_unit_range(images):
-    """[-1, 1] images (numpy or tensors) to numpy in [0, 1], for figures, summaries and the Parzen protocol."""
-    return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+def to_unit_range(images, pixel_range="signed"):
+    """Images of ``pixel_range`` (numpy or tensors) to numpy in [0, 1], for figures, summaries and the Parzen
+    protocol."""
+    images = np.asarray(images, np.float32)
+    return np.clip(images if pixel_range == "unit" else (images + 1.0) / 2.0, 0.0, 1.0)
 
 
 def index_batches(n, batch_size, seed, repeat=False):

@@ -20,7 +20,7 @@ def latent(experiment, save_path, mnist):
     config = experiment.config
     if config.ncode != 2:
         raise FigureError(f"--viz draws 2-D codes: this run has --ncode {config.ncode}; train with --ncode 2")
-    out = experiment.encode(data_lib.to_float_images(mnist.test_images))
+    out = experiment.encode(experiment.images(mnist.test_images))
     path = os.path.join(save_path, "latent.png")
     plots.save_latent(path, out["code"].numpy(), mnist.test_labels, title=f"{config.mode}, {config.dist_type} prior")
     return path
@@ -31,9 +31,10 @@ def manifolds(experiment, save_path):
     if experiment.config.ncode != 2:
         return []
     written = []
-    for name, points, rows, cols in priors.manifold_walks(experiment.config.dist_type):
+    for name, points, rows, cols in priors.manifold_walks(experiment.config.dist_type,
+                                                           scale=experiment.config.prior_scale):
         path = os.path.join(save_path, f"{name}.png")
-        plots.save_grid(path, experiment.decode(tf.constant(points, tf.float32)).numpy(), rows, cols)
+        plots.save_grid(path, experiment.unit(experiment.decode(tf.constant(points, tf.float32))), rows, cols)
         written.append(path)
     return written
 
@@ -45,7 +46,7 @@ def cluster_heads(experiment, save_path, n_styles=10, seed=0):
                         experiment.prior.sample(n_styles - 1, tf.constant([seed, 2], tf.int32))], 0)
     code = tf.tile(styles, [ncat, 1])
     clusters = tf.repeat(tf.range(ncat), n_styles)
-    images = experiment.decode(code, tf.one_hot(clusters, ncat)).numpy()
+    images = experiment.unit(experiment.decode(code, tf.one_hot(clusters, ncat)))
     path = os.path.join(save_path, "cluster_heads.png")
     plots.save_grid(path, images, ncat, n_styles)
     return path
@@ -61,21 +62,21 @@ def cluster_members(experiment, save_path, mnist, n_members=9):
     count of each test digit.
     """
     def label_codes(images):
-        return evaluation.batched(lambda x: experiment.encode(data_lib.to_float_images(x))["label_code"], images)
+        return evaluation.batched(lambda x: experiment.encode(experiment.images(x))["label_code"], images)
 
     validation = experiment.data.validation
     names = evaluation.cluster_labels(label_codes(validation[0]), validation[1])
     probs = label_codes(mnist.test_images)
     clusters = np.argmax(probs, -1)
     ncat = experiment.ncat
-    heads = experiment.decode(tf.zeros([ncat, experiment.config.ncode]), tf.eye(ncat)).numpy()
+    heads = experiment.unit(experiment.decode(tf.zeros([ncat, experiment.config.ncode]), tf.eye(ncat)))
     rows = []
     for k in range(ncat):
         members = np.flatnonzero(clusters == k)
         members = members[np.argsort(-probs[members, k])][:n_members]
-        row = np.full((n_members + 1,) + heads.shape[1:], -1.0, np.float32)
+        row = np.zeros((n_members + 1,) + heads.shape[1:], np.float32)
         row[0] = heads[k]
-        row[1:1 + len(members)] = data_lib.to_float_images(mnist.test_images[members]).numpy()
+        row[1:1 + len(members)] = experiment.unit(experiment.images(mnist.test_images[members]))
         rows.append(row)
     figure = os.path.join(save_path, "cluster_members.png")
     plots.save_grid(figure, np.concatenate(rows), ncat, n_members + 1)

@@ -7,18 +7,21 @@ the caller (the training configuration), not here.
 import tensorflow as tf
 
 
-def reconstruction_loss(images, reconstructions):
-    """Mean squared error per pixel (paper Section 2, the reconstruction phase).
-
-    The paper leaves the reconstruction cost open; with images and a tanh
-    decoder both in [-1, 1], the squared Euclidean error is used, averaged
-    over pixels and batch, as in the reference repository.
+def reconstruction_loss(images, reconstructions, cost="mean"):
+    """The squared Euclidean reconstruction error (paper Section 2, the reconstruction phase).
 
     Args:
       images: ``[batch, 28, 28, 1]``.
       reconstructions: same shape.
+      cost: ``mean``, averaged over pixels and batch (the reference
+        repository, on [-1, 1] images and a tanh decoder), or ``sum``,
+        summed over each image's pixels and averaged over the batch (the
+        paper's Euclidean cost, on [0, 1] images and a sigmoid decoder).
     """
-    return tf.reduce_mean(tf.square(tf.cast(images, tf.float32) - reconstructions))
+    squared = tf.square(tf.cast(images, tf.float32) - tf.cast(reconstructions, tf.float32))
+    if cost == "sum":
+        return tf.reduce_mean(tf.reduce_sum(tf.reshape(squared, [tf.shape(squared)[0], -1]), axis=1))
+    return tf.reduce_mean(squared)
 
 
 def _sigmoid_ce(labels_value, logits):

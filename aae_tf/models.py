@@ -130,19 +130,24 @@ class Encoder(keras.Model):
 
 
 class Decoder(keras.Model):
-    """p(x|z): a code (optionally joined with a one-hot label) to an image in [-1, 1] (tanh)."""
+    """p(x|z): a code (optionally joined with a one-hot label) to an image.
+
+    The output is in [-1, 1] with ``output_activation`` tanh (the reference)
+    and in [0, 1] with sigmoid (the paper).
+    """
 
     def __init__(self, image_shape=(28, 28, 1), hidden=1000, n_layers=2, dropout_rate=0.0, init_std=None,
-                 **kwargs):
+                 output_activation="tanh", **kwargs):
         super().__init__(**kwargs)
         self.image_shape, self.hidden, self.n_layers = tuple(image_shape), hidden, n_layers
-        self.dropout_rate, self.init_std = dropout_rate, init_std
+        self.dropout_rate, self.init_std, self.output_activation = dropout_rate, init_std, output_activation
         init = kernel_initializer(init_std)
         self.body = _hidden_stack(hidden, n_layers, dropout_rate, "decoder", kernel_initializer=init)
         n_pixels = 1
         for d in self.image_shape:
             n_pixels *= d
-        self.out = keras.layers.Dense(n_pixels, activation="tanh", name="image", kernel_initializer=init)
+        self.out = keras.layers.Dense(n_pixels, activation=output_activation, name="image",
+                                      kernel_initializer=init)
         self.reshape = keras.layers.Reshape(self.image_shape)
 
     def call(self, code, training=False):
@@ -151,7 +156,8 @@ class Decoder(keras.Model):
 
     def get_config(self):
         return dict(super().get_config(), image_shape=self.image_shape, hidden=self.hidden,
-                    n_layers=self.n_layers, dropout_rate=self.dropout_rate, init_std=self.init_std)
+                    n_layers=self.n_layers, dropout_rate=self.dropout_rate, init_std=self.init_std,
+                    output_activation=self.output_activation)
 
 
 class Discriminator(keras.Model):

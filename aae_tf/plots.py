@@ -13,7 +13,7 @@ def tile(images, rows, cols):
     """Arranges images into one picture.
 
     Args:
-      images: ``[rows * cols, h, w]`` or ``[rows * cols, h, w, 1]``, values in [-1, 1].
+      images: ``[rows * cols, h, w]`` or ``[rows * cols, h, w, 1]``, values in [0, 1].
 
     Returns:
       float ``[rows * h, cols * w]`` in [0, 1], row-major: image i is at row i // cols.
@@ -25,11 +25,11 @@ def tile(images, rows, cols):
     if n != rows * cols:
         raise ValueError(f"{n} images do not fill a {rows}x{cols} grid")
     grid = images.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
-    return data.to_unit_range(grid)
+    return np.clip(grid, 0.0, 1.0)
 
 
 def save_grid(path, images, rows, cols):
-    """Writes ``rows x cols`` images in [-1, 1] as one grayscale PNG."""
+    """Writes ``rows x cols`` images in [0, 1] as one grayscale PNG."""
     plt.imsave(path, tile(images, rows, cols), cmap="gray", vmin=0.0, vmax=1.0)
 
 

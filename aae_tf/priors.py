@@ -196,15 +196,30 @@ def categorical(n_classes):
     return tfd.OneHotCategorical(logits=tf.zeros(n_classes), dtype=tf.float32)
 
 
-def make_prior(dist_type, ncode, n_components=10):
-    """Builds the prior named by ``--dist_type``."""
+def scaled(prior, scale):
+    """``prior`` stretched by ``scale`` about the origin: its samples (and its components') times ``scale``.
+
+    The paper's likelihood model imposes a Gaussian of standard deviation 5
+    (``scaled(gaussian(8), 5.0)``).
+    """
+    if scale == 1.0:
+        return prior
+    stretch = tfb.Scale(tf.constant(scale, tf.float32))
+    components = None if prior.components is None else tfd.TransformedDistribution(prior.components, stretch)
+    return Prior(prior.name, tfd.TransformedDistribution(prior.distribution, stretch), components)
+
+
+def make_prior(dist_type, ncode, n_components=10, scale=1.0):
+    """Builds the prior named by ``--dist_type``, stretched by ``scale``."""
     if dist_type == "gaussian":
-        return gaussian(ncode)
-    if dist_type == "gmm":
-        return gmm(ncode, n_components)
-    if dist_type == "swiss_roll":
-        return swiss_roll(ncode, n_components)
-    raise ValueError(f"unknown prior {dist_type!r}; choose one of {', '.join(DIST_TYPES)}")
+        prior = gaussian(ncode)
+    elif dist_type == "gmm":
+        prior = gmm(ncode, n_components)
+    elif dist_type == "swiss_roll":
+        prior = swiss_roll(ncode, n_components)
+    else:
+        raise ValueError(f"unknown prior {dist_type!r}; choose one of {', '.join(DIST_TYPES)}")
+    return scaled(prior, scale)
 
 
 # --------------------------------------------------------------------------- manifold walks
@@ -234,8 +249,8 @@ def component_axes_grid(center, radial, tangential, radial_std, tangential_std, 
     return points.astype(np.float32)
 
 
-def manifold_walks(dist_type, grid=20, n_components=10):
-    """The grids of 2-D codes a manifold figure of this prior decodes.
+def manifold_walks(dist_type, grid=20, n_components=10, scale=1.0):
+    """The grids of 2-D codes a manifold figure of this prior (stretched by ``scale``) decodes.
 
     Returns:
       A list of (figure name, float32 points ``[rows * cols, 2]``, rows, cols):
@@ -243,6 +258,10 @@ def manifold_walks(dist_type, grid=20, n_components=10):
       axes (Fig. 4b), or a walk along the swiss roll, one row per component
       (Fig. 4d).
     """
+    return [(name, scale * points, rows, cols) for name, points, rows, cols in _walks(dist_type, grid, n_components)]
+
+
+def _walks(dist_type, grid, n_components):
     if dist_type == "gaussian":
         return [("manifold", normal_percentile_grid(grid), grid, grid)]
     if dist_type == "gmm":

@@ -229,11 +229,11 @@ def generate(engine, save_path, supervise=False, seed=0):
             raise UserError("--supervise draws a supervised model (--train_supervised); "
                             f"the run in {save_path} is {setup.config.mode}")
         path = os.path.join(save_path, "sample_style.png")
-        plots.save_grid(path, grid.numpy(), data_lib.NUM_CLASSES, 10)
+        plots.save_grid(path, setup.unit(grid), data_lib.NUM_CLASSES, 10)
         return path
     images = setup.sample_images(400, seed)
     path = os.path.join(save_path, "generate_im.png")
-    plots.save_grid(path, images.numpy(), 20, 20)
+    plots.save_grid(path, setup.unit(images), 20, 20)
     return path
 
 
@@ -282,11 +282,10 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0)
         raise UserError("--parzen chooses its window width on validation images: use a --validation_size above 0")
 
     def flat_unit(images):
-        return data_lib.to_unit_range(images).reshape(len(images), -1)
+        return setup.unit(images).reshape(len(images), -1)
 
     result = evaluation.parzen_log_likelihood(
-        flat_unit(samples), flat_unit(data_lib.to_float_images(validation).numpy()),
-        flat_unit(data_lib.to_float_images(mnist.test_images).numpy()))
+        flat_unit(samples), flat_unit(setup.images(validation)), flat_unit(setup.images(mnist.test_images)))
     result.update(parzen_samples=int(n_samples), parzen_epoch=int(engine.epoch.numpy()) - 1)
     _update_metrics(save_path, result)
     return result
@@ -295,11 +294,11 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0)
 def test_vae(engine, save_path, mnist):
     """Scores a VAE on the test images (negative ELBO per image) and draws their reconstructions."""
     setup = engine.setup
-    images = data_lib.to_float_images(mnist.test_images)
+    images = setup.images(mnist.test_images)
     result = {f"test_{k}": v for k, v in setup.test_scores(images).items()}
     result["test_epoch"] = int(engine.epoch.numpy()) - 1
     path = os.path.join(save_path, "test_reconstruction.png")
     pairs = np.concatenate([images[:50].numpy(), setup.reconstruct(images[:50], mnist.test_labels[:50]).numpy()])
-    plots.save_grid(path, pairs, 10, 10)
+    plots.save_grid(path, setup.unit(pairs), 10, 10)
     _update_metrics(save_path, result)
     return result, path

@@ -207,10 +207,10 @@ class Engine:
             for name, value in metrics.items():
                 if value is not None:
                     tf.summary.scalar(name, value)
-            tf.summary.image("input", data_lib.to_unit_range(images[:8]), max_outputs=8)
-            tf.summary.image("reconstruction", data_lib.to_unit_range(setup.reconstruct(images[:8], labels[:8])),
+            tf.summary.image("input", setup.unit(images[:8]), max_outputs=8)
+            tf.summary.image("reconstruction", setup.unit(setup.reconstruct(images[:8], labels[:8])),
                              max_outputs=8)
-            tf.summary.image("generated", data_lib.to_unit_range(setup.sample_images(8, seed[:, 1])), max_outputs=8)
+            tf.summary.image("generated", setup.unit(setup.sample_images(8, seed[:, 1])), max_outputs=8)
             for d in range(min(setup.config.ncode, 10)):
                 tf.summary.histogram(f"prior_z/dim{d}", prior_codes[:, d])
                 tf.summary.histogram(f"encoder_z/dim{d}", out["style_code"][:, d])

@@ -34,7 +34,8 @@ flags.DEFINE_bool("supervise", False, "With --generate: draw the supervised mode
 flags.DEFINE_integer("load", 99, "Epoch (counted from 0) of the checkpoint to restore for --generate / --viz.")
 flags.DEFINE_integer("ncode", 2, "Dimension of the code z.")
 flags.DEFINE_enum("dist_type", "gaussian", ["gaussian", "gmm", "swiss_roll"], "Prior imposed on z.")
-flags.DEFINE_bool("noise", False, "Add Gaussian noise (std 0.6) to the encoder input during training.")
+flags.DEFINE_bool("noise", False, "Add Gaussian noise to the encoder input during training (std 0.6 on [-1, 1] "
+                  "pixels, the reference's; 0.3 on [0, 1] pixels, the same noise).")
 flags.DEFINE_float("lr", 2e-4, "Initial learning rate (divided by 10 at epochs 100 and 300).")
 flags.DEFINE_float("dropout", 1.0, "Keep probability of dropout in the encoder and decoder.")
 flags.DEFINE_integer("bsize", 128, "Batch size.")
@@ -72,6 +73,17 @@ flags.DEFINE_float("logits_scale", 1.0, "With --logits_batchnorm: the initial sc
 flags.DEFINE_float("discriminator_noise", 0.0, "Std of Gaussian noise on both discriminators' inputs "
                    "(a departure from the paper, against the clustering collapse).")
 flags.DEFINE_float("init_std", None, "Initial kernels from N(0, init_std^2) (the paper: 0.01; default Glorot uniform).")
+flags.DEFINE_enum("recipe", "reference", ["reference", "paper"],
+                  "reference: the reference repository's Adam recipe; paper: the paper's Appendix as far as it can be "
+                  "established (SGD, batch 100, N(0, 0.01^2) kernels, sigmoid output with the Euclidean cost on "
+                  "[0, 1], and each experiment's own settings; README.md lists them). Flags typed beside it win.")
+flags.DEFINE_float("prior_scale", 1.0, "Multiply the prior's samples by this (the paper's likelihood model: 5).")
+flags.DEFINE_enum("pixel_range", "signed", ["signed", "unit"],
+                  "signed: images in [-1, 1], tanh decoder (the reference); unit: [0, 1], sigmoid decoder (the paper).")
+flags.DEFINE_enum("reconstruction_cost", "mean", ["mean", "sum"],
+                  "Squared error averaged over pixels (the reference) or summed over each image (the paper).")
+flags.DEFINE_float("cls_lr", None, "Initial learning rate of the classification phase (default --lr; the paper "
+                   "recipe: 0.1).")
 flags.DEFINE_bool("xla", True, "Compile the training step with XLA.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
                   "mixed_bfloat16: layers compute in bfloat16 (variables and losses in float32); fast on CPUs "
@@ -94,7 +106,9 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "logits_batchnorm": "logits_batchnorm", "logits_scale": "logits_scale",
                  "discriminator_noise_std": "discriminator_noise",
                  "init_std": "init_std", "jit_compile": "xla", "precision": "precision",
-                 "adversarial_learning_rate": "lr",
+                 "adversarial_learning_rate": "lr", "prior_scale": "prior_scale", "pixel_range": "pixel_range",
+                 "reconstruction_cost": "reconstruction_cost", "classification_learning_rate": "cls_lr",
+                 "recipe": "recipe",
                  **{name: name for name in LOSS_WEIGHTS}}
 
 
@@ -123,15 +137,24 @@ def chosen_mode():
     return mode, bool(trains)
 
 
-def flag_value(field, flag):
+def recipe_setting(mode, field):
+    """What the flags make of ``field`` before the typed flags are applied: the typed flag, else the recipe's."""
+    from aae_tf import experiments
+    if FLAGS[FLAG_OF_FIELD[field]].present:
+        return FLAGS[FLAG_OF_FIELD[field]].value
+    return experiments.get(mode).recipe(FLAGS.recipe).get(field, FLAGS[FLAG_OF_FIELD[field]].default)
+
+
+def flag_value(mode, field, flag):
     """The configuration value of a typed flag."""
     from aae_tf import experiments
-    if flag == "noise":
-        return experiments.NOISE_STD if FLAGS.noise else 0.0
+    if flag == "noise":  # the reference's noise, on the run's pixel scale
+        scale = 0.5 if recipe_setting(mode, "pixel_range") == "unit" else 1.0
+        return scale * experiments.NOISE_STD if FLAGS.noise else 0.0
     if flag == "encoder":
         return FLAGS.encoder == "gaussian"
     if field == "adversarial_learning_rate":  # an explicit --lr under sgd keeps the paper's ratio of 10
-        return 10 * FLAGS.lr if FLAGS.optimizer == "sgd" else None
+        return 10 * FLAGS.lr if recipe_setting(mode, "optimizer") == "sgd" else None
     return FLAGS[flag].value
 
 
@@ -142,14 +165,17 @@ def make_config(mode):
     if FLAGS.data_path is not None and not FLAGS.data_path.strip():
         fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
     settings = {}
-    if FLAGS.optimizer == "sgd":
-        # The paper's recipe: its rates, schedule and unweighted costs, unless flags say otherwise.
-        settings.update(experiments.SGD_RECIPE)
-    settings.update({field: flag_value(field, flag) for field, flag in typed_fields().items()})
     try:
-        return experiments.default_config(mode, **settings)
+        if FLAGS.optimizer == "sgd" and FLAGS.recipe == "reference":
+            # The paper's optimizer: its rates, schedule and unweighted costs, unless flags say otherwise.
+            settings.update(experiments.SGD_RECIPE)
+        settings.update({field: flag_value(mode, field, flag) for field, flag in typed_fields().items()
+                         if field != "recipe"})
+        return experiments.default_config(mode, FLAGS.recipe, **settings)
     except ConfigError as e:
         fail(f"--{FLAG_OF_FIELD.get(e.field, e.field)} {e.reason}")
+    except ValueError as e:
+        fail(str(e))
 
 
 def typed_fields():

@@ -8,7 +8,7 @@ override what differs, and register it in REGISTRY; docs/design.md lists
 what each class overrides.
 """
 
-from aae_tf.experiments.base import SGD_RECIPE, NOISE_STD, Experiment, Phase
+from aae_tf.experiments.base import NOISE_STD, PAPER_RECIPE, SGD_RECIPE, Experiment, Phase
 from aae_tf.experiments.cluster import Cluster
 from aae_tf.experiments.dimreduce import DimensionalityReduction
 from aae_tf.experiments.label import LabelConditioned
@@ -29,9 +29,9 @@ def get(name):
     return REGISTRY[name]
 
 
-def default_config(name, **overrides):
-    """The configuration experiment ``name`` trains with by default, then ``overrides``."""
-    return get(name).default_config(**overrides)
+def default_config(name, recipe="reference", **overrides):
+    """The configuration experiment ``name`` trains with under ``recipe``, then ``overrides``."""
+    return get(name).default_config(recipe, **overrides)
 
 
 def create(config, mnist, steps_per_epoch=None):
@@ -47,5 +47,5 @@ def create(config, mnist, steps_per_epoch=None):
     return cls(config, prepare_data(mnist, config), steps_per_epoch=steps_per_epoch)
 
 
-__all__ = ["REGISTRY", "SGD_RECIPE", "NOISE_STD", "Experiment", "Phase", "TrainingData", "create", "default_config",
+__all__ = ["REGISTRY", "PAPER_RECIPE", "SGD_RECIPE", "NOISE_STD", "Experiment", "Phase", "TrainingData", "create", "default_config",
            "get", "prepare_data"]

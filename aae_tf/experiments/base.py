@@ -29,7 +29,9 @@ from aae_tf import models
 from aae_tf import priors
 
 NUM_CLASSES = data_lib.NUM_CLASSES
-SGD_MOMENTUM = {"reconstruction": 0.9, "adversarial": 0.1}  # the paper's Appendix
+# The paper's Appendix gives 0.9 (reconstruction) and 0.1 (adversarial); the classification phase takes the
+# reconstruction's (it is not stated).
+SGD_MOMENTUM = {"reconstruction": 0.9, "adversarial": 0.1, "classification": 0.9}
 
 
 @dataclasses.dataclass
@@ -54,12 +56,14 @@ def make_optimizer(config, steps_per_epoch, kind="reconstruction"):
     """A phase's own optimizer; its learning rate is divided by 10 at each of ``lr_decay_epochs``.
 
     Args:
-      kind: ``reconstruction`` (also the classification and ELBO phases) or
-        ``adversarial`` (the discriminator and generator phases).
+      kind: ``reconstruction`` (also the ELBO phase), ``adversarial`` (the
+        discriminator and generator phases) or ``classification``.
     """
     initial = config.learning_rate
     if kind == "adversarial" and config.adversarial_learning_rate is not None:
         initial = config.adversarial_learning_rate
+    if kind == "classification" and config.classification_learning_rate is not None:
+        initial = config.classification_learning_rate
     # PiecewiseConstantDecay switches after a boundary; the step counter reads e * steps_per_epoch
     # during the first step of epoch e, so the boundary sits one step before it.
     boundaries = [e * steps_per_epoch - 1 for e in config.lr_decay_epochs]
@@ -85,6 +89,12 @@ def split(seed, n):
 # after epochs 50 and 1000, unweighted costs.
 SGD_RECIPE = dict(optimizer="sgd", learning_rate=0.01, adversarial_learning_rate=0.1, lr_decay_epochs=(50, 1000),
                   encw=1.0, genw=1.0, disw=1.0, clsw=1.0, ygenw=1.0, ydisw=1.0)
+# What the paper's recipe sets in every experiment (PAPER.md, "Training details" and the settings public
+# reimplementations give as its Appendix): the SGD recipe, mini-batches of 100, kernels from N(0, 0.01^2), a
+# sigmoid decoder on [0, 1] pixels with the Euclidean (summed squared) cost.
+PAPER_RECIPE = dict(SGD_RECIPE, batch_size=100, init_std=0.01, pixel_range="unit", reconstruction_cost="sum")
+# The decoder's output layer for each pixel range.
+OUTPUT_ACTIVATION = {"signed": "tanh", "unit": "sigmoid"}
 # The reference's input noise (its --noise flag).
 NOISE_STD = 0.6
 
@@ -109,15 +119,37 @@ class Experiment:
     name = "unsupervised"
     # Defaults of this experiment's configuration beyond ExperimentConfig's own.
     defaults = {}
+    # What the paper's recipe sets in this experiment beyond PAPER_RECIPE (None: the experiment has none).
+    paper_recipe = {}
     # The metric (a key of ``evaluate()``, lower is better) whose lowest epoch is the chosen model; None: none.
     selection_metric = None
 
     # ------------------------------------------------------------ configuration
 
     @classmethod
-    def default_config(cls, **overrides):
-        """This experiment's configuration: its defaults, then ``overrides``."""
-        return config_lib.ExperimentConfig(**dict(cls.defaults, mode=cls.name, **overrides))
+    def recipe(cls, name):
+        """The settings recipe ``name`` gives this experiment, beyond its defaults.
+
+        ``reference``: none (the reference repository's Adam recipe is the
+        configuration's own default). ``paper``: PAPER_RECIPE and the
+        experiment's ``paper_recipe``.
+
+        Raises:
+          ValueError: an unknown recipe, or one this experiment does not have.
+        """
+        if name == "reference":
+            return {}
+        if name != "paper":
+            raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(config_lib.RECIPES)}")
+        if cls.paper_recipe is None:
+            raise ValueError(f"the {cls.name} experiment has no paper recipe: use --recipe reference")
+        return dict(PAPER_RECIPE, **cls.paper_recipe)
+
+    @classmethod
+    def default_config(cls, recipe="reference", **overrides):
+        """This experiment's configuration: its defaults, then recipe ``recipe``'s settings, then ``overrides``."""
+        return config_lib.ExperimentConfig(**dict(cls.defaults, **cls.recipe(recipe), mode=cls.name, recipe=recipe,
+                                                  **overrides))
 
     @classmethod
     def run_name(cls, config):
@@ -151,7 +183,7 @@ class Experiment:
         """
         self.check(config)
         self.config, self.data = config, training_data
-        self.prior = priors.make_prior(config.dist_type, config.ncode, NUM_CLASSES)
+        self.prior = priors.make_prior(config.dist_type, config.ncode, NUM_CLASSES, scale=config.prior_scale)
         self.ncat = self.label_categories()
         self.label_prior = priors.categorical(self.ncat) if self.ncat else None
         self.networks = self.build_networks()
@@ -163,7 +195,7 @@ class Experiment:
         for phase in self.phases:
             phase.optimizer.build([v for n in phase.networks for v in self.networks[n].trainable_variables])
         test_images, test_labels = training_data.test
-        self.summary_batch = (data_lib.to_float_images(test_images[:1000]),
+        self.summary_batch = (self.images(test_images[:1000]),
                               tf.constant(test_labels[:1000], tf.int64))
 
     def label_categories(self):
@@ -212,6 +244,7 @@ class Experiment:
         nets = {"encoder": self.encoder(),
                 "decoder": models.Decoder(data_lib.IMAGE_SHAPE, hidden=config.hidden,
                                           dropout_rate=1.0 - config.dropout_keep, init_std=config.init_std,
+                                          output_activation=OUTPUT_ACTIVATION[config.pixel_range],
                                           name="decoder")}
         widths = {"encoder": (2,) + data_lib.IMAGE_SHAPE,
                   "decoder": (2, config.ncode + self.decoder_label_width())}
@@ -251,6 +284,14 @@ class Experiment:
         """The code plotted by --viz, from the encoder's outputs."""
         return out["mean"]
 
+    def images(self, images):
+        """uint8 images ``[n, 28, 28]`` as the networks take them: float32 ``[n, 28, 28, 1]`` in the run's range."""
+        return data_lib.to_float_images(images, self.config.pixel_range)
+
+    def unit(self, images):
+        """Images in the run's range (the decoder's output) as numpy in [0, 1], for figures and Parzen."""
+        return data_lib.to_unit_range(images, self.config.pixel_range)
+
     # ------------------------------------------------------------ phases
 
     def encode_train(self, images, seed):
@@ -269,7 +310,7 @@ class Experiment:
         """The reconstruction phase (paper Section 2): encoder and decoder on the reconstruction cost."""
         out = self.encode_train(batch["image"], seed)
         recon = self.decode(out["style_code"], self.label_code_for_decoder(out, batch.get("label")), training=True)
-        rec = losses.reconstruction_loss(batch["image"], recon)
+        rec = losses.reconstruction_loss(batch["image"], recon, self.config.reconstruction_cost)
         return self.config.encw * rec, {"reconstruction_loss": rec}
 
     def discriminators(self, batch, seed):
@@ -362,13 +403,13 @@ class Experiment:
         for split_name, (images, labels) in (("validation", self.data.validation), ("test", self.data.test)):
             if len(images) == 0:
                 continue
-            out = outputs[split_name] = evaluation.batched(lambda x: self.encode(data_lib.to_float_images(x)),
+            out = outputs[split_name] = evaluation.batched(lambda x: self.encode(self.images(x)),
                                                            images)
             label_code = self.label_code_for_decoder(out, labels)
             recon = evaluation.batched(self.decode, out["style_code"],
                                        *([] if label_code is None else [np.asarray(label_code)]))
             metrics[f"{split_name}_reconstruction_error"] = evaluation.mean_squared_error(
-                data_lib.to_float_images(images).numpy(), recon)
+                self.images(images).numpy(), recon)
         self.evaluate_outputs(outputs, metrics)
         return metrics
 

@@ -51,7 +51,7 @@ class WithLabelCode(Experiment):
         phases = super().build_phases()
         if self.uses_classifier():
             phases.append(Phase("classification", ("encoder",), self.classification,
-                                make_optimizer(self.config, self.steps_per_epoch)))
+                                make_optimizer(self.config, self.steps_per_epoch, "classification")))
         return phases
 
     def join_batches(self, ds, epoch):

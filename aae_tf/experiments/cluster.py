@@ -16,6 +16,10 @@ class Cluster(WithLabelCode):
     selection_metric = "validation_cluster_error"
     defaults = {"nlabel": 0, "ncluster": 16, "encoder_batchnorm": True, "input_dropout": 0.2,
                 "logits_batchnorm": True}
+    # Table 3's model as public reimplementations give it: 3000 hidden units, the encoder above without the
+    # logits' batch normalization, a 5-D style code.
+    paper_recipe = {"hidden": 3000, "ncode": 5, "encoder_batchnorm": True, "input_dropout": 0.2,
+                    "logits_batchnorm": False}
 
     @classmethod
     def run_name(cls, config):

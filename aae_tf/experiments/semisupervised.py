@@ -10,6 +10,10 @@ class SemiSupervised(WithLabelCode):
 
     name = "semisupervised"
     defaults = {"nlabel": 1000}  # one of Table 2's columns
+    # Table 2's setting: a 10-D style code, noise of std 0.3 on the [0, 1] input, batch normalization in the
+    # encoder, the classification phase at the adversarial phases' rate.
+    paper_recipe = {"ncode": 10, "input_noise_std": 0.3, "encoder_batchnorm": True,
+                    "classification_learning_rate": 0.1}
     selection_metric = "validation_error"
 
     @classmethod

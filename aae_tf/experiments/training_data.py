@@ -48,5 +48,5 @@ def prepare_data(mnist, config):
     if 0 <= config.nlabel < len(tr_y):
         labeled[:] = False
         labeled[data_lib.balanced_labeled_subset(tr_y, config.nlabel, config.seed)] = True
-    return TrainingData(data_lib.to_float_images(tr_x), tf.constant(tr_y, tf.int64), labeled,
+    return TrainingData(data_lib.to_float_images(tr_x, config.pixel_range), tf.constant(tr_y, tf.int64), labeled,
                         (va_x, va_y), (mnist.test_images, mnist.test_labels))

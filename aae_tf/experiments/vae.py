@@ -14,6 +14,7 @@ class VAE(Experiment):
     name = "vae"
     # Adam with beta1 0.9: the usual for a VAE, which has no adversary to balance; the reference's rate.
     defaults = {"variational_encoder": True, "beta1": 0.9, "learning_rate": 1e-3}
+    paper_recipe = None  # the paper only compares with a VAE; it gives no recipe for one
 
     @classmethod
     def run_name(cls, config):
