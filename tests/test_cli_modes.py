@@ -120,3 +120,21 @@ def test_dimreduce_with_labels_reports_both_errors(tiny_idx, tmp_path):
     metrics = metrics_of(save)
     assert {"test_error", "test_classification_error", "validation_error", "best_epoch"} <= set(metrics)
     assert "ncluster" in one_line_error(cli("--train_dimreduce", "--ncluster", "20", "--nlabel", "100"))
+
+
+def test_paper_recipe_through_the_command_line(tiny_idx, tmp_path):
+    save = str(tmp_path / "paper")
+    # --bsize and --ncode typed beside --recipe win over it; --noise is the reference's noise on [0, 1] pixels.
+    train(tiny_idx, save, "--train", "--recipe", "paper", "--ncode", "2", "--noise")
+    with open(os.path.join(save, "flags.json")) as f:
+        recorded = json.load(f)
+    assert (recorded["recipe"], recorded["optimizer"], recorded["pixel_range"], recorded["reconstruction_cost"],
+            recorded["prior_scale"], recorded["init_std"], recorded["batch_size"], recorded["ncode"],
+            recorded["input_noise_std"], recorded["adversarial_learning_rate"]) == (
+        "paper", "sgd", "unit", "sum", 5.0, 0.01, 50, 2, 0.3, 0.1)
+    ok("--viz", "--generate", "--load", "0", "--save_path", save)
+    assert png_shape(os.path.join(save, "manifold.png")) == (560, 560)
+    refused = cli("--train", "--recipe", "reference", "--maxepoch", "2", "--data_path", tiny_idx, "--save_path",
+                  save, *FAST)
+    assert "--recipe" in one_line_error(refused)
+

@@ -66,11 +66,28 @@ def test_parzen_chooses_the_width_of_the_true_distribution():
     # and the estimate approaches the true log-density of held-out points.
     samples = rng.normal(scale=0.25, size=(4000, 2))
     validation, test = rng.normal(scale=0.25, size=(500, 2)), rng.normal(scale=0.25, size=(2000, 2))
-    result = evaluation.parzen_log_likelihood(samples, validation, test, sigmas=[0.01, 0.05, 0.1, 0.5, 2.0])
+    result = evaluation.parzen_log_likelihood(samples, validation, test, sigmas=[0.01, 0.05, 0.1, 0.5, 2.0],
+                                              spacing=None)
     true_mean = -np.log(2 * np.pi * 0.0625) - 1.0  # E[log N(x; 0, s^2 I)] in 2-D
     assert result["parzen_sigma"] in (0.05, 0.1)
     assert result["log_likelihood"] == pytest.approx(true_mean, abs=0.1)
     assert 0 < result["log_likelihood_sem"] < 0.1
+
+
+def test_parzen_refines_the_width_to_within_three_percent():
+    # One window center at the origin: the validation log-likelihood -sum||x||^2/(2 s^2) - d/2 log(2 pi s^2) peaks
+    # at s^2 = mean ||x||^2 / d, here 0.3^2 by construction. The coarse grid's nearest widths are 17% apart.
+    rng = np.random.default_rng(3)
+    d = 6
+    directions = rng.normal(size=(40, d))
+    validation = directions / np.linalg.norm(directions, axis=1, keepdims=True) * 0.3 * np.sqrt(d)
+    test = validation[:7]
+    coarse = evaluation.parzen_log_likelihood(np.zeros((1, d)), validation, test, spacing=None)
+    fine = evaluation.parzen_log_likelihood(np.zeros((1, d)), validation, test)
+    assert abs(np.log(coarse["parzen_sigma"] / 0.3)) > np.log(1.03)  # the coarse grid misses the optimum
+    assert abs(np.log(fine["parzen_sigma"] / 0.3)) <= np.log(1.03) / 2 + 1e-9
+    assert 1.0 < fine["parzen_sigma_spacing"] <= 1.03
+    assert fine["validation_log_likelihood"] >= coarse["validation_log_likelihood"]
 
 
 def test_cluster_report_on_a_known_assignment():

@@ -103,6 +103,49 @@ def test_defaults_belong_to_the_experiment():
     assert experiments.get("cluster").run_name(cluster) == "aae_cluster_k16_z2"
 
 
+def test_paper_recipe_sets_the_appendix_and_flags_win():
+    semi = experiments.default_config("semisupervised", "paper")
+    assert (semi.recipe, semi.optimizer, semi.learning_rate, semi.adversarial_learning_rate,
+            semi.classification_learning_rate, semi.lr_decay_epochs, semi.batch_size, semi.init_std,
+            semi.pixel_range, semi.reconstruction_cost, semi.ncode, semi.input_noise_std,
+            semi.encoder_batchnorm) == ("paper", "sgd", 0.01, 0.1, 0.1, (50, 1000), 100, 0.01, "unit", "sum", 10,
+                                        0.3, True)
+    assert (semi.genw, semi.disw, semi.clsw) == (1.0, 1.0, 1.0)
+    likelihood = experiments.default_config("unsupervised", "paper")
+    assert (likelihood.ncode, likelihood.prior_scale, likelihood.dist_type) == (8, 5.0, "gaussian")
+    cluster = experiments.default_config("cluster", "paper", ncode=3)
+    assert (cluster.hidden, cluster.encoder_batchnorm, cluster.input_dropout, cluster.logits_batchnorm,
+            cluster.ncode) == (3000, True, 0.2, False, 3)
+    reference = experiments.default_config("semisupervised")
+    assert (reference.recipe, reference.optimizer, reference.pixel_range, reference.batch_size) == (
+        "reference", "adam", "signed", 128)
+    with pytest.raises(ValueError, match="no paper recipe"):
+        experiments.default_config("vae", "paper")
+    with pytest.raises(ValueError, match="unknown recipe"):
+        experiments.default_config("unsupervised", "faithful")
+
+
+def test_unit_pixel_range_reaches_data_decoder_prior_and_optimizers(synthetic_mnist):
+    exp = build("semisupervised", synthetic_mnist, ncode=3, nlabel=100, pixel_range="unit", prior_scale=2.0,
+                classification_learning_rate=0.3, reconstruction_cost="sum")
+    images = exp.data.train_images.numpy()
+    assert images.min() == 0.0 and images.max() == 1.0
+    np.testing.assert_allclose(exp.images(synthetic_mnist.test_images[:2]).numpy()[..., 0],
+                               synthetic_mnist.test_images[:2] / 255.0, atol=1e-6)
+    decoded = exp.decode(tf.random.normal([6, 3]) * 50, tf.one_hot(tf.range(6), 10)).numpy()
+    assert decoded.min() >= 0.0 and decoded.max() <= 1.0
+    np.testing.assert_allclose(exp.prior.sample(20000, tf.constant([1, 2])).numpy().std(0), 2.0, rtol=0.05)
+    rates = {p.name: float(p.optimizer.learning_rate) for p in exp.phases}
+    assert rates["classification"] == pytest.approx(0.3) and rates["reconstruction"] == pytest.approx(2e-4)
+    batch = next(iter(exp.train_batches(0)))
+    seed = tf.constant([0, 1])
+    _, logs = exp.reconstruction(batch, seed)
+    out = exp.encode_train(batch["image"], seed)
+    recon = exp.decode(out["style_code"], exp.label_code_for_decoder(out, batch["label"]), training=True)
+    per_pixel = float(tf.reduce_mean(tf.square(batch["image"] - recon)))
+    assert float(logs["reconstruction_loss"]) == pytest.approx(784 * per_pixel, rel=1e-4)
+
+
 @pytest.mark.parametrize("name, overrides, message", [
     ("label", dict(dist_type="gaussian"), "gmm or swiss_roll"),
     ("semisupervised", dict(nlabel=0), "needs labeled images"),

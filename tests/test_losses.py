@@ -13,6 +13,14 @@ def test_reconstruction_is_mean_squared_error_per_pixel():
     assert losses.reconstruction_loss(images, recon).numpy() == pytest.approx((1 + 0 + 0 + 1) / 4)
 
 
+def test_summed_reconstruction_is_the_squared_euclidean_distance_per_image():
+    # Two images of 3 x 2 pixels: squared distances 1 + 4 = 5 and 0.25 * 3 = 0.75, averaged over the batch.
+    images = tf.zeros([2, 3, 2, 1])
+    recon = tf.reshape(tf.constant([[1.0, 0, 0, 2.0, 0, 0], [0.5, 0.5, 0.5, 0, 0, 0]]), [2, 3, 2, 1])
+    assert losses.reconstruction_loss(images, recon, "sum").numpy() == pytest.approx((5 + 0.75) / 2)
+    assert losses.reconstruction_loss(images, recon, "mean").numpy() == pytest.approx((5 + 0.75) / 12)
+
+
 def test_discriminator_and_generator_costs_at_chance():
     zeros = tf.zeros([3, 1])
     assert losses.discriminator_loss(zeros, zeros).numpy() == pytest.approx(2 * math.log(2), rel=1e-6)

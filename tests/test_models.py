@@ -35,6 +35,13 @@ def test_decoder_outputs_images_in_tanh_range():
     assert decoder.get_config()["image_shape"] == (28, 28, 1)
 
 
+def test_sigmoid_decoder_outputs_images_in_unit_range():
+    decoder = models.Decoder(hidden=HIDDEN, output_activation="sigmoid")
+    images = decoder(tf.random.normal([BATCH, NCODE]) * 100.0).numpy()
+    assert images.min() >= 0.0 and images.max() <= 1.0 and images.min() < 0.5 < images.max()
+    assert decoder.get_config()["output_activation"] == "sigmoid"
+
+
 def test_discriminator_gives_one_logit_per_example():
     disc = models.Discriminator(hidden=HIDDEN)
     assert disc(tf.zeros([BATCH, NCODE + 11])).shape == (BATCH, 1)

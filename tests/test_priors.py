@@ -18,6 +18,21 @@ def test_gaussian_statistics():
     np.testing.assert_allclose(labeled.std(0), 1.0, atol=0.03)
 
 
+def test_scaled_prior_stretches_samples_and_components():
+    prior = priors.make_prior("gaussian", 4, scale=5.0)
+    z = prior.sample(20000, SEED).numpy()
+    assert z.shape == (20000, 4)
+    np.testing.assert_allclose(z.std(0), 5.0, rtol=0.03)
+    ring = priors.make_prior("gmm", 2, scale=3.0)
+    labels = tf.constant(np.full(4000, 2))
+    near = ring.sample_for_labels(labels, SEED).numpy().mean(0)
+    centers, _, _ = priors.gmm_component_axes(10)
+    np.testing.assert_allclose(near, 3.0 * centers[2], atol=0.1)
+    assert ring.n_components == 10
+    walks = priors.manifold_walks("gaussian", grid=5, scale=5.0)
+    np.testing.assert_allclose(walks[0][1], 5.0 * priors.manifold_walks("gaussian", grid=5)[0][1])
+
+
 def test_gmm_component_zero_has_the_reference_shape():
     prior = priors.gmm(2)
     z = prior.sample_for_labels(tf.zeros([20000], tf.int32), SEED).numpy()

@@ -148,8 +148,8 @@ class Experiment:
     @classmethod
     def default_config(cls, recipe="reference", **overrides):
         """This experiment's configuration: its defaults, then recipe ``recipe``'s settings, then ``overrides``."""
-        return config_lib.ExperimentConfig(**dict(cls.defaults, **cls.recipe(recipe), mode=cls.name, recipe=recipe,
-                                                  **overrides))
+        settings = {**cls.defaults, **cls.recipe(recipe), **overrides, "mode": cls.name, "recipe": recipe}
+        return config_lib.ExperimentConfig(**settings)
 
     @classmethod
     def run_name(cls, config):
