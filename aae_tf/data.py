@@ -410,6 +410,12 @@ def to_unit_range(images, pixel_range="signed"):
     return np.clip(images if pixel_range == "unit" else (images + 1.0) / 2.0, 0.0, 1.0)
 
 
+def from_unit_range(images, pixel_range="signed"):
+    """float images in [0, 1] to a float32 tensor in [-1, 1] (``signed``) or [0, 1] (``unit``)."""
+    images = tf.convert_to_tensor(images, tf.float32)
+    return images if pixel_range == "unit" else 2.0 * images - 1.0
+
+
 def index_batches(n, batch_size, seed, repeat=False):
     """Shuffled batches of indices into an array of length ``n``.
 

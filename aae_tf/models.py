@@ -47,6 +47,7 @@ def kernel_initializer(init_std):
     return "glorot_uniform" if init_std is None else keras.initializers.RandomNormal(stddev=init_std)
 
 
+@keras.saving.register_keras_serializable(package="aae_tf")
 class Encoder(keras.Model):
     """q(z|x) and, optionally, q(y|x): images to a style code and a label code.
 
@@ -129,6 +130,7 @@ class Encoder(keras.Model):
                     logits_batchnorm=self.logits_batchnorm, init_std=self.init_std, logits_scale=self.logits_scale)
 
 
+@keras.saving.register_keras_serializable(package="aae_tf")
 class Decoder(keras.Model):
     """p(x|z): a code (optionally joined with a one-hot label) to an image.
 
@@ -160,6 +162,7 @@ class Decoder(keras.Model):
                     output_activation=self.output_activation)
 
 
+@keras.saving.register_keras_serializable(package="aae_tf")
 class Discriminator(keras.Model):
     """Tells prior samples from codes: ``[batch, features]`` to a logit ``[batch, 1]``.
 
@@ -181,6 +184,7 @@ class Discriminator(keras.Model):
         return dict(super().get_config(), hidden=self.hidden, n_layers=self.n_layers, init_std=self.init_std)
 
 
+@keras.saving.register_keras_serializable(package="aae_tf")
 class ClusterHeads(keras.Model):
     """The learned cluster heads W_C of paper Section 7: ``[batch, m]`` label code to ``[batch, n]``.
 

@@ -291,6 +291,17 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0)
     return result
 
 
+def export(engine, save_path, epoch):
+    """Exports the restored model of epoch ``epoch`` (``aae_tf.export``); returns the paths written."""
+    from aae_tf import api
+    from aae_tf import export as export_lib
+    try:
+        return export_lib.export(api.TrainedModel(engine.setup, epoch, save_path),
+                                 export_lib.export_folder(save_path, epoch))
+    except export_lib.ExportError as e:
+        raise UserError(str(e)) from None
+
+
 def test_vae(engine, save_path, mnist):
     """Scores a VAE on the test images (negative ELBO per image) and draws their reconstructions."""
     setup = engine.setup

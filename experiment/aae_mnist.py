@@ -30,6 +30,8 @@ flags.DEFINE_bool("label", False, "Give label information to the adversarial reg
 flags.DEFINE_bool("generate", False, "Decode random prior samples of a trained model.")
 flags.DEFINE_bool("viz", False, "Draw the latent space and the learned manifold (only with --ncode 2).")
 flags.DEFINE_bool("parzen", False, "Parzen-window log-likelihood of the test images (Table 1).")
+flags.DEFINE_bool("export", False, "Write the trained encoder and decoder as .keras files and one SavedModel with "
+                  "encode/decode/sample(/classify/cluster) signatures, to <save_path>/export/epoch_<load>.")
 flags.DEFINE_bool("supervise", False, "With --generate: draw the supervised model's style/digit grid (Fig. 7).")
 flags.DEFINE_integer("load", 99, "Epoch (counted from 0) of the checkpoint to restore for --generate / --viz.")
 flags.DEFINE_integer("ncode", 2, "Dimension of the code z.")
@@ -96,7 +98,7 @@ LOSS_WEIGHTS = ("encw", "genw", "disw", "clsw", "ygenw", "ydisw")
 TRAIN_MODES = {"train": "unsupervised", "train_supervised": "supervised",
                "train_semisupervised": "semisupervised", "train_cluster": "cluster",
                "train_dimreduce": "dimreduce"}
-ACTIONS = ("generate", "viz", "parzen")
+ACTIONS = ("generate", "viz", "parzen", "export")
 # Each flag that sets a field of the configuration, by the field's name.
 FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "lr", "dropout_keep": "dropout",
                  "input_noise_std": "noise", "batch_size": "bsize", "max_epoch": "maxepoch", "nlabel": "nlabel",
@@ -224,6 +226,8 @@ def draw_command(config, save_path):
         print(f"Parzen log-likelihood of the test images: {result['log_likelihood']:.1f} "
               f"+- {result['log_likelihood_sem']:.1f} nats (window {result['parzen_sigma']:.3f})")
         written.append(os.path.join(save_path, "metrics.json"))
+    if FLAGS.export:
+        written.extend(run.export(engine, save_path, FLAGS.load))
     print("wrote " + ", ".join(written))
 
 

@@ -206,6 +206,22 @@ class Experiment:
         """Width of the label part joined to the decoder's input (0: the decoder takes z alone)."""
         return 0
 
+    def decoder_label_categories(self):
+        """Categories of the label code the decoder can take (0: none)."""
+        return self.decoder_label_width()
+
+    def decoder_needs_label(self):
+        """Whether the decoder cannot draw an image without a label code."""
+        return self.decoder_label_width() > 0
+
+    def has_classifier(self):
+        """Whether q(y|x) names digits (it was trained on labeled images)."""
+        return False
+
+    def has_clusters(self):
+        """Whether q(y|x) names clusters found without labels."""
+        return False
+
     def z_features_width(self):
         """Width of what the z discriminator sees."""
         return self.config.ncode

@@ -38,6 +38,12 @@ class WithLabelCode(Experiment):
 
     # ------------------------------------------------------------ labeled images
 
+    def has_classifier(self):
+        return self.uses_labels(self.config)
+
+    def has_clusters(self):
+        return not self.uses_labels(self.config)
+
     def uses_classifier(self):
         return self.uses_labels(self.config) and self.data.n_labeled > 0
 

@@ -60,6 +60,9 @@ class DimensionalityReduction(WithLabelCode):
     def decoder_label_width(self):
         return 0  # the head is added to the code, not joined to it
 
+    def decoder_label_categories(self):
+        return self.ncat  # optional: without it, the code is the whole representation
+
     def decoder_input(self, code, label_code):
         if label_code is None:
             return code
