@@ -45,7 +45,7 @@ def load_run(save_path, epoch=None, data_path=None):
     if not epochs:
         raise run_lib.UserError(f"{save_path} holds no checkpoint yet: train it first")
     epoch = epochs[-1] if epoch is None else int(epoch)
-    mnist = run_lib.load_data(data_path or trained_data_path)
+    mnist = run_lib.load_data(data_path or trained_data_path, config.dataset)
     engine = run_lib.restore_trained(config, save_path, mnist, epoch)
     return TrainedModel(engine.setup, epoch, save_path)
 
@@ -71,7 +71,7 @@ class TrainedModel:
 
     def model_images(self, images):
         """User images (see the module docstring) as the networks take them: float32 tensor in the run's range."""
-        return data_lib.from_unit_range(as_unit_images(images), self.config.pixel_range)
+        return data_lib.from_unit_range(as_unit_images(images, self.experiment.image_shape), self.config.pixel_range)
 
     def _out(self, images):
         return self.experiment.unit(images).astype(np.float32)
@@ -152,17 +152,19 @@ class TrainedModel:
         return tf.one_hot(labels, self.label_categories)
 
 
-def as_unit_images(images):
+def as_unit_images(images, image_shape=data_lib.IMAGE_SHAPE):
     """``[n, h, w]`` or ``[n, h, w, c]`` images, uint8 or float in [0, 1], as float32 ``[n, h, w, c]`` in [0, 1].
 
     Raises:
-      ValueError: another shape, or float values outside [0, 1].
+      ValueError: a shape other than ``image_shape``, or float values outside [0, 1].
     """
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
-    if images.ndim != 4 or images.shape[1:] != data_lib.IMAGE_SHAPE:
-        raise ValueError(f"images must be [n, 28, 28] or [n, 28, 28, 1], got shape {images.shape}")
+    if images.ndim != 4 or images.shape[1:] != tuple(image_shape):
+        h, w, c = image_shape
+        wanted = f"[n, {h}, {w}] or [n, {h}, {w}, 1]" if c == 1 else f"[n, {h}, {w}, {c}]"
+        raise ValueError(f"images must be {wanted}, got shape {images.shape}")
     if images.dtype == np.uint8:
         return images.astype(np.float32) / 255.0
     images = images.astype(np.float32)

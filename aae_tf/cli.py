@@ -18,9 +18,12 @@ class Terminated(BaseException):
 
 
 def _on_sigterm(signum, frame):
-    from aae_tf import train  # imported already by run_guarded; the flag survives a swallowed exception
+    from aae_tf import train  # imported already by run_guarded
     train.request_stop()
-    raise Terminated()
+    # A training loop stops at its next step on the flag alone; an exception raised here could land in a
+    # finalizer, which prints it as a traceback and swallows it. Outside the loop nothing checks the flag.
+    if not train.loop_running():
+        raise Terminated()
 
 
 def _resume_point(save_path, advice="run the same command again to"):

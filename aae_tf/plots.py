@@ -6,31 +6,36 @@ matplotlib.use("Agg")  # figures are files; no display is needed or assumed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from aae_tf import data  # noqa: E402
 
 
 def tile(images, rows, cols):
     """Arranges images into one picture.
 
     Args:
-      images: ``[rows * cols, h, w]`` or ``[rows * cols, h, w, 1]``, values in [0, 1].
+      images: ``[rows * cols, h, w]`` or ``[rows * cols, h, w, c]`` (c is 1 or 3), values in [0, 1].
 
     Returns:
-      float ``[rows * h, cols * w]`` in [0, 1], row-major: image i is at row i // cols.
+      float ``[rows * h, cols * w]`` (grayscale) or ``[rows * h, cols * w, 3]`` in [0, 1], row-major: image i
+      is at row i // cols.
     """
     images = np.asarray(images)
-    if images.ndim == 4:
-        images = images[..., 0]
-    n, h, w = images.shape
+    if images.ndim == 3:
+        images = images[..., None]
+    n, h, w, c = images.shape
     if n != rows * cols:
         raise ValueError(f"{n} images do not fill a {rows}x{cols} grid")
-    grid = images.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
-    return np.clip(grid, 0.0, 1.0)
+    grid = images.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+    grid = np.clip(grid, 0.0, 1.0)
+    return grid[..., 0] if c == 1 else grid
 
 
 def save_grid(path, images, rows, cols):
-    """Writes ``rows x cols`` images in [0, 1] as one grayscale PNG."""
-    plt.imsave(path, tile(images, rows, cols), cmap="gray", vmin=0.0, vmax=1.0)
+    """Writes ``rows x cols`` images in [0, 1] as one PNG (grayscale, or color for three channels)."""
+    grid = tile(images, rows, cols)
+    if grid.ndim == 2:
+        plt.imsave(path, grid, cmap="gray", vmin=0.0, vmax=1.0)
+    else:
+        plt.imsave(path, grid)
 
 
 def save_latent(path, codes, labels, title=None):

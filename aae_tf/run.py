@@ -100,9 +100,10 @@ def _shown(value):
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def load_data(data_path, tfds_download=False):
+def load_data(data_path, dataset="mnist", tfds_download=False):
+    """Dataset ``dataset`` (MNIST from ``data_path`` or offline, others from tensorflow-datasets)."""
     try:
-        return data_lib.load_mnist(data_path=data_path, tfds_download=tfds_download)
+        return data_lib.load_dataset(dataset, data_path=data_path, tfds_download=tfds_download)
     except data_lib.DataError as e:
         raise UserError(str(e)) from None
 
@@ -130,7 +131,7 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
     Args:
       config: the ExperimentConfig the flags describe.
       save_path: the run's folder; created if needed.
-      load_mnist: ``data_path -> data.Mnist``.
+      load_mnist: ``(data_path, dataset name) -> data.Mnist``.
       explicit: {config field: flag name} of the flags the user typed.
       data_path: the --data_path typed, or None.
       allow_change: let typed flags change a resumed run's settings.
@@ -156,7 +157,7 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
                 config, data_path, changes = resume_config(recorded, config, explicit or {}, data_path,
                                                            allow_change)
                 history = list(recorded[1].get("changes", []))
-            mnist = load_mnist(data_path)
+            mnist = load_mnist(data_path, config.dataset)
             say(f"MNIST from {mnist.source}; writing to {save_path}")
             engine = build(config, mnist, save_path)
             try:

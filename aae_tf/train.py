@@ -33,6 +33,12 @@ class StopRequested(BaseException):
 
 
 _STOP = threading.Event()
+_IN_LOOP = threading.Event()
+
+
+def loop_running():
+    """Whether a training loop of this process is running (and so checks the stop flag between steps)."""
+    return _IN_LOOP.is_set()
 
 
 def request_stop():
@@ -261,7 +267,20 @@ class Engine:
             extra = {k: v for k, v in runfiles.read_metrics(self.save_path).items() if k in runfiles.BEST_KEYS}
         if start:
             runfiles.write_metrics(self.save_path, records, extra, setup.selection_metric)
+        _IN_LOOP.set()
+        try:
+            self._fit_epochs(start, records, extra, train_writer, eval_writer, verbose)
+        finally:
+            _IN_LOOP.clear()
+        train_writer.flush()
+        eval_writer.flush()
+        return runfiles.read_metrics(self.save_path)
+
+    def _fit_epochs(self, start, records, extra, train_writer, eval_writer, verbose):
+        config, setup = self.config, self.setup
         for epoch in range(start, config.max_epoch):
+            if _STOP.is_set():
+                raise StopRequested()
             if verbose:
                 print(f"epoch {epoch} ({epoch + 1 - start} of {config.max_epoch - start} in this run, "
                       f"epochs counted from 0)", flush=True)
@@ -290,9 +309,6 @@ class Engine:
                                   if k != "epoch" and not k.endswith("_loss") and not k.startswith("learning_rate_")
                                   and v is not None)
                 print(f"epoch {epoch} done: {shown}", flush=True)
-        train_writer.flush()
-        eval_writer.flush()
-        return runfiles.read_metrics(self.save_path)
 
     def _train_epoch(self, epoch, bar, writer):
         """Runs one epoch's steps; returns the sums of the logged scalars and the number of steps."""

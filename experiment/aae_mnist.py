@@ -92,7 +92,9 @@ flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
                   "with bfloat16 units (AMX). Checkpoints are interchangeable, so a run may switch.")
 flags.DEFINE_bool("allow_change", False, "Resume a run with typed flags that differ from the ones it was trained "
                   "with (each change is recorded in its flags.json).")
-flags.DEFINE_bool("tfds_download", False, "Let tensorflow-datasets download MNIST (needs internet).")
+flags.DEFINE_string("dataset", "mnist", "mnist (found offline), or an image dataset of tensorflow-datasets with ten "
+                    "classes, prepared on disk or fetched with --tfds_download: fashion_mnist, kmnist, svhn_cropped.")
+flags.DEFINE_bool("tfds_download", False, "Let tensorflow-datasets download the dataset (needs internet).")
 
 LOSS_WEIGHTS = ("encw", "genw", "disw", "clsw", "ygenw", "ydisw")
 TRAIN_MODES = {"train": "unsupervised", "train_supervised": "supervised",
@@ -110,7 +112,7 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "init_std": "init_std", "jit_compile": "xla", "precision": "precision",
                  "adversarial_learning_rate": "lr", "prior_scale": "prior_scale", "pixel_range": "pixel_range",
                  "reconstruction_cost": "reconstruction_cost", "classification_learning_rate": "cls_lr",
-                 "recipe": "recipe",
+                 "recipe": "recipe", "dataset": "dataset",
                  **{name: name for name in LOSS_WEIGHTS}}
 
 
@@ -204,7 +206,8 @@ def main(argv):
 
 def train_command(config, save_path):
     from aae_tf import run
-    metrics = run.train(config, save_path, lambda data_path: run.load_data(data_path, FLAGS.tfds_download),
+    metrics = run.train(config, save_path,
+                        lambda data_path, dataset: run.load_data(data_path, dataset, FLAGS.tfds_download),
                         explicit=typed_fields(), data_path=FLAGS.data_path, allow_change=FLAGS.allow_change,
                         command=" ".join(["python experiment/aae_mnist.py"] + sys.argv[1:]))
     if metrics.get("test_error") is not None:
@@ -214,7 +217,7 @@ def train_command(config, save_path):
 def draw_command(config, save_path):
     from aae_tf import run
     config, trained_data_path = run.trained_config(save_path, explicit_flags(config))
-    mnist = run.load_data(FLAGS.data_path or trained_data_path, FLAGS.tfds_download)
+    mnist = run.load_data(FLAGS.data_path or trained_data_path, config.dataset, FLAGS.tfds_download)
     engine = run.restore_trained(config, save_path, mnist, FLAGS.load)
     written = []
     if FLAGS.generate:

@@ -79,7 +79,7 @@ def command(config, save_path):
     config, trained_data_path = run.trained_config(save_path, explicit)
     if config.mode != "vae":
         raise run.UserError(f"the run in {save_path} is an adversarial autoencoder: use experiment/aae_mnist.py")
-    mnist = run.load_data(FLAGS.data_path or trained_data_path)
+    mnist = run.load_data(FLAGS.data_path or trained_data_path, config.dataset)
     engine = run.restore_trained(config, save_path, mnist, FLAGS.load)
     written = []
     if FLAGS.generate:

@@ -111,7 +111,8 @@ class Experiment:
       networks: name -> Keras model, all built.
       phases: the training phases in the order a step runs them.
       steps_per_epoch: full batches per epoch.
-      summary_batch: (float images ``[n, 28, 28, 1]``, labels ``[n]``), the
+      image_shape: ``(height, width, channels)`` of the data's images.
+      summary_batch: (float images ``[n, height, width, channels]``, labels ``[n]``), the
         first (up to) 1,000 test images: TensorBoard shows the first few and
         the histogram of all their codes each epoch.
     """
@@ -183,6 +184,7 @@ class Experiment:
         """
         self.check(config)
         self.config, self.data = config, training_data
+        self.image_shape = tuple(int(d) for d in training_data.train_images.shape[1:])  # (height, width, channels)
         self.prior = priors.make_prior(config.dist_type, config.ncode, NUM_CLASSES, scale=config.prior_scale)
         self.ncat = self.label_categories()
         self.label_prior = priors.categorical(self.ncat) if self.ncat else None
@@ -258,11 +260,11 @@ class Experiment:
     def _build_networks(self):
         config = self.config
         nets = {"encoder": self.encoder(),
-                "decoder": models.Decoder(data_lib.IMAGE_SHAPE, hidden=config.hidden,
+                "decoder": models.Decoder(self.image_shape, hidden=config.hidden,
                                           dropout_rate=1.0 - config.dropout_keep, init_std=config.init_std,
                                           output_activation=OUTPUT_ACTIVATION[config.pixel_range],
                                           name="decoder")}
-        widths = {"encoder": (2,) + data_lib.IMAGE_SHAPE,
+        widths = {"encoder": (2,) + self.image_shape,
                   "decoder": (2, config.ncode + self.decoder_label_width())}
         nets.update(self.extra_networks(widths))
         for name, shape in widths.items():
@@ -301,7 +303,7 @@ class Experiment:
         return out["mean"]
 
     def images(self, images):
-        """uint8 images ``[n, 28, 28]`` as the networks take them: float32 ``[n, 28, 28, 1]`` in the run's range."""
+        """uint8 images ``[n, h, w(, c)]`` as the networks take them: float32 ``[n, h, w, c]`` in the run's range."""
         return data_lib.to_float_images(images, self.config.pixel_range)
 
     def unit(self, images):
