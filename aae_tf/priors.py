@@ -47,7 +47,7 @@ class Prior:
         """Draws ``[n, ncode]`` codes from the whole prior; ``seed`` is a stateless seed ``[2]``."""
         return self.distribution.sample(n, seed=seed)
 
-    def sample_for_labels(self, labels, seed):
+    def sample_for_labels(self, labels, seed, rows=None):
         """Draws one code per label from that label's own component.
 
         The Gaussian has a single component, which therefore belongs to every label.
@@ -55,13 +55,17 @@ class Prior:
         Args:
           labels: int ``[batch]``, each in ``[0, n_components)``.
           seed: stateless seed ``[2]``.
+          rows: ``(draw, n, seed) -> [n, ...]``, how ``n`` rows are drawn
+            (default ``draw(n, seed)``; a distributed step passes
+            ``experiments.base.replica_rows``).
 
         Returns:
           float32 ``[batch, ncode]``.
         """
+        rows = rows or (lambda draw, n, s: draw(n, s))
         if self.components is None:  # one component: every label's is the whole prior
-            return self.sample(tf.shape(labels)[0], seed)
-        per_component = self.components.sample(tf.shape(labels)[0], seed=seed)  # [batch, K, ncode]
+            return rows(self.sample, tf.shape(labels)[0], seed)
+        per_component = rows(lambda n, s: self.components.sample(n, seed=s), tf.shape(labels)[0], seed)  # [batch, K, ncode]
         return tf.gather(per_component, tf.cast(labels, tf.int32), axis=1, batch_dims=1)
 
 

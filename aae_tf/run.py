@@ -16,6 +16,7 @@ import tensorflow as tf
 from aae_tf import config as config_lib
 from aae_tf import runfiles
 from aae_tf import data as data_lib
+from aae_tf import distribute
 from aae_tf import evaluation
 from aae_tf import experiments
 from aae_tf import figures
@@ -114,13 +115,13 @@ def build(config, mnist, save_path, strategy=None):
     try:
         with strategy.scope():
             setup = experiments.create(config, mnist)
+        return train_lib.Engine(setup, save_path, strategy)
     except (ValueError, data_lib.DataError) as e:
         raise UserError(str(e)) from None
-    return train_lib.Engine(setup, save_path, strategy)
 
 
 def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_change=False, command=None,
-          verbose=True):
+          verbose=True, strategy=None):
     """Trains ``config`` in ``save_path``, resuming from its newest intact checkpoint.
 
     The folder is locked for the whole run (a second process refuses). Once
@@ -137,6 +138,9 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
       allow_change: let typed flags change a resumed run's settings.
       command: the command line that started the run, recorded in flags.json
         (a resumed run keeps the first one).
+      strategy: the tf.distribute strategy (default: one device). In a
+        cluster only the chief writes ``save_path``; every other worker
+        locks and writes only its own ``distribute.worker_folder``.
 
     Returns:
       The final metrics dict.
@@ -144,10 +148,15 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
     if os.path.exists(save_path) and not os.path.isdir(save_path):
         raise UserError(f"--save_path {save_path} is a file, not a folder")
     os.makedirs(save_path, exist_ok=True)
-    say = print if verbose else (lambda *a, **k: None)
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = distribute.is_chief(strategy)
+    say = print if verbose and chief else (lambda *a, **k: None)
+    own_folder = distribute.worker_folder(save_path, strategy)
+    os.makedirs(own_folder, exist_ok=True)
     try:
-        with runfiles.RunLock(save_path):
-            runfiles.remove_partial_writes(save_path)
+        with runfiles.RunLock(own_folder):
+            if chief:
+                runfiles.remove_partial_writes(save_path)
             recorded = _recorded_config(save_path)
             changes, history = {}, []
             if train_lib.checkpoints_on_disk(os.path.join(save_path, train_lib.CHECKPOINT_DIR)):
@@ -159,7 +168,7 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
                 history = list(recorded[1].get("changes", []))
             mnist = load_mnist(data_path, config.dataset)
             say(f"MNIST from {mnist.source}; writing to {save_path}")
-            engine = build(config, mnist, save_path)
+            engine = build(config, mnist, save_path, strategy)
             try:
                 done = engine.restore_latest(report=say)
             except train_lib.CheckpointError as e:
@@ -172,10 +181,16 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
             first_command = recorded[1].get("command") if recorded is not None and done else None
             record = dict(json.loads(config.to_json()), data_path=data_path, changes=history,
                           command=first_command or command)
-            runfiles.write_json_atomically(os.path.join(save_path, FLAGS_FILE), record)
+            if chief:
+                runfiles.write_json_atomically(os.path.join(save_path, FLAGS_FILE), record)
             if done:
                 say(f"resuming {save_path} after epoch {done - 1}")
-            return engine.fit(verbose=verbose)
+            metrics = engine.fit(verbose=verbose and chief)
+            task_type, task_id = distribute.task(strategy)
+            if task_type is not None:  # each worker of a cluster says where it ended; all must agree
+                print(f"{task_type} {task_id}: trained to epoch {int(engine.epoch.numpy()) - 1}, weights "
+                      f"{engine.weights_digest()}", flush=True)
+            return metrics
     except train_lib.TrainingDiverged as e:
         raise UserError(f"training diverged: {e}") from None
     except runfiles.RunFileError as e:

@@ -7,8 +7,10 @@ of configuration.
 """
 
 import glob
+import hashlib
 import os
 import re
+import shutil
 import threading
 import time
 
@@ -17,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from aae_tf import data as data_lib
+from aae_tf import distribute
 from aae_tf import runfiles
 
 CHECKPOINT_DIR = "checkpoints"
@@ -72,7 +75,10 @@ class Engine:
     """Trains, checkpoints and restores one Setup under one save path.
 
     Everything it writes goes under ``save_path``: ``checkpoints/``,
-    ``train/`` and ``eval/`` TensorBoard folders, and ``metrics.json``.
+    ``train/`` and ``eval/`` TensorBoard folders, and ``metrics.json``. Under
+    a multi-worker strategy only the chief writes there (and evaluates); the
+    other workers save their checkpoints into ``distribute.worker_folder``,
+    deleted when training ends, and restore from the chief's.
     """
 
     def __init__(self, setup, save_path, strategy=None, max_to_keep=5):
@@ -81,6 +87,12 @@ class Engine:
         self.save_path = save_path
         self.max_to_keep = max_to_keep
         self.strategy = strategy or tf.distribute.get_strategy()
+        self.chief = distribute.is_chief(self.strategy)
+        self.write_path = distribute.worker_folder(save_path, self.strategy)
+        replicas = self.strategy.num_replicas_in_sync
+        if self.config.batch_size % replicas:
+            raise ValueError(f"--bsize {self.config.batch_size} must be a multiple of the {replicas} replicas, "
+                             "which share each batch equally")
         with self.strategy.scope():
             self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epochs_done")
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
@@ -90,13 +102,15 @@ class Engine:
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.checkpoint_dir = os.path.join(save_path, CHECKPOINT_DIR)
         self.manager = None  # created by restore_latest, for a training process only
-        self._step_fn = tf.function(self._distributed_step, jit_compile=self.config.jit_compile)
+        # XLA cannot compile a step whose variables live on several devices (each replica's copy of a mirrored
+        # variable sits on its own device); with more than one replica the step runs as a plain tf.function.
+        self.jit_compile = self.config.jit_compile and replicas == 1
+        self._step_fn = tf.function(self._distributed_step, jit_compile=self.jit_compile)
 
     # ------------------------------------------------------------------ step
 
-    def _replica_step(self, batch):
+    def _replica_step(self, batch, seeds):
         phases = self.setup.phases
-        seeds = tf.cast(self.rng.make_seeds(len(phases)), tf.int32)  # [2, n_phases], as TFP expects
         logs = {}
         for i, phase in enumerate(phases):
             variables = [v for name in phase.networks for v in self.setup.networks[name].trainable_variables]
@@ -110,14 +124,54 @@ class Engine:
         return logs
 
     def _distributed_step(self, batch):
-        per_replica = self.strategy.run(self._replica_step, args=(batch,))
+        # The seeds are drawn once per step, outside the replicas, so that every replica has the same ones
+        # (``experiments.base.replica_rows`` gives each its own rows of the draws).
+        seeds = tf.cast(self.rng.make_seeds(len(self.setup.phases)), tf.int32)  # [2, n_phases], as TFP expects
+        per_replica = self.strategy.run(self._replica_step, args=(batch, seeds))
         self.step.assign_add(1)
         return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
                 for k, v in per_replica.items()}
 
+    def replica_batches(self, epoch):
+        """The epoch's training batches, distributed: each replica gets its equal share of every global batch.
+
+        Replica r of R gets rows ``[r * n / R, (r + 1) * n / R)`` of each of
+        the batch's arrays (n is that array's rows), so that a step sees the
+        same images whatever the number of replicas; each worker of a cluster
+        builds the same seeded batches and keeps its replicas' shares.
+        """
+        strategy, setup = self.strategy, self.setup
+        replicas = strategy.num_replicas_in_sync
+        if replicas == 1:
+            return strategy.experimental_distribute_dataset(setup.train_batches(epoch))
+
+        def dataset_fn(context):
+            local = replicas // context.num_input_pipelines
+            first = context.input_pipeline_id * local
+
+            def shares(batch):
+                def share(j):
+                    k = first + tf.cast(j, tf.int32)
+                    out = {}
+                    for name, value in batch.items():
+                        rows = tf.shape(value)[0] // replicas
+                        out[name] = value[k * rows:(k + 1) * rows]
+                    return out
+                return tf.data.Dataset.range(local).map(share)
+            return setup.train_batches(epoch).flat_map(shares)
+        return strategy.distribute_datasets_from_function(dataset_fn)
+
     def train_step(self, batch):
         """Runs one compiled step (every phase, in order) and returns its named scalars."""
         return self._step_fn(batch)
+
+    def weights_digest(self):
+        """A short hash of every network's variables: the workers of a cluster agree on it after each step."""
+        digest = hashlib.sha256()
+        for name in sorted(self.setup.networks):
+            for variable in self.setup.networks[name].variables:
+                digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
+        return digest.hexdigest()[:16]
 
     # ------------------------------------------------------------ checkpoints
 
@@ -154,9 +208,19 @@ class Engine:
         newest checkpoint is renamed ``*.damaged`` and the one before it used,
         saying so through ``report``.
 
+        A non-chief worker of a cluster only reads the chief's newest
+        checkpoint and saves its own into its worker folder.
+
         Raises:
           CheckpointError: no checkpoint on disk fits this model.
         """
+        if not self.chief:
+            epochs = self.available_epochs()
+            if epochs:
+                self._restore(self._path(epochs[-1]), partial=False)
+            self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(self.write_path, CHECKPOINT_DIR),
+                                                      max_to_keep=1, checkpoint_name="ckpt")
+            return int(self.epoch.numpy()) if epochs else 0
         epochs = self.available_epochs()
         failures = []
         for epoch in reversed(epochs):
@@ -206,7 +270,10 @@ class Engine:
         """Per-epoch summaries, at the global step so that they line up with the training curves."""
         setup = self.setup
         images, labels = setup.summary_batch
-        seed = tf.cast(self.rng.make_seeds(2), tf.int32)
+        # Seeds of their own, not the generator's: in a cluster only the chief draws them, and the generator's
+        # state must stay the same on every worker.
+        step = int(self.step.numpy()) % 2 ** 30
+        seed = tf.constant([[self.config.seed, self.config.seed], [step, step + 1]], tf.int32)
         out = setup.encode(images)
         prior_codes = setup.prior.sample(len(labels), seed[:, 0])
         with writer.as_default(step=int(self.step.numpy())):
@@ -257,10 +324,19 @@ class Engine:
         config, setup = self.config, self.setup
         if self.manager is None:
             self.restore_latest(report=print if verbose else (lambda *a: None))
+        start = int(self.epoch.numpy())
+        if not self.chief:  # a worker of a cluster: it trains, checkpoints into its own folder, writes nothing else
+            noop = tf.summary.create_noop_writer()
+            _IN_LOOP.set()
+            try:
+                last = self._fit_epochs(start, [], {}, noop, noop, verbose)
+            finally:
+                _IN_LOOP.clear()
+            shutil.rmtree(self.write_path, ignore_errors=True)
+            return last
         # Flushed every 10 s so that TensorBoard follows the run live.
         train_writer = tf.summary.create_file_writer(os.path.join(self.save_path, "train"), flush_millis=10_000)
         eval_writer = tf.summary.create_file_writer(os.path.join(self.save_path, "eval"), flush_millis=10_000)
-        start = int(self.epoch.numpy())
         records = runfiles.keep_history_before(self.save_path, start)
         extra = {}
         if start and not records:  # a run from before the history existed: keep its metrics.json's best
@@ -277,7 +353,9 @@ class Engine:
         return runfiles.read_metrics(self.save_path)
 
     def _fit_epochs(self, start, records, extra, train_writer, eval_writer, verbose):
+        """Trains the epochs from ``start``; the chief records each; returns the last epoch's metrics."""
         config, setup = self.config, self.setup
+        metrics = {}
         for epoch in range(start, config.max_epoch):
             if _STOP.is_set():
                 raise StopRequested()
@@ -295,13 +373,16 @@ class Engine:
                 raise
             step_seconds = time.perf_counter() - began
             metrics = {k: v / steps for k, v in sums.items()}
-            metrics.update(setup.evaluate())
             metrics.update(rates, epoch=epoch, step_seconds=step_seconds)
+            self.epoch.assign(epoch + 1)
+            if not self.chief:
+                self.manager.save(checkpoint_number=epoch)  # every worker takes part in saving
+                continue
+            metrics.update(setup.evaluate())
             self._epoch_summaries(eval_writer, metrics)
             metrics["epoch_seconds"] = time.perf_counter() - began
             runfiles.append_history(self.save_path, metrics)
             records.append(metrics)
-            self.epoch.assign(epoch + 1)
             self.manager.save(checkpoint_number=epoch)
             summary = runfiles.write_metrics(self.save_path, records, extra, setup.selection_metric)
             if verbose:
@@ -309,11 +390,12 @@ class Engine:
                                   if k != "epoch" and not k.endswith("_loss") and not k.startswith("learning_rate_")
                                   and v is not None)
                 print(f"epoch {epoch} done: {shown}", flush=True)
+        return metrics
 
     def _train_epoch(self, epoch, bar, writer):
         """Runs one epoch's steps; returns the sums of the logged scalars and the number of steps."""
         config = self.config
-        dataset = self.strategy.experimental_distribute_dataset(self.setup.train_batches(epoch))
+        dataset = self.replica_batches(epoch)
         sums, pending, done = {}, [], 0
         step = int(self.step.numpy())
 

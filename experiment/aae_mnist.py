@@ -90,6 +90,12 @@ flags.DEFINE_bool("xla", True, "Compile the training step with XLA.")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
                   "mixed_bfloat16: layers compute in bfloat16 (variables and losses in float32); fast on CPUs "
                   "with bfloat16 units (AMX). Checkpoints are interchangeable, so a run may switch.")
+flags.DEFINE_enum("distribute", "default", ["default", "mirrored", "multi_worker", "tpu"],
+                  "tf.distribute strategy of training: default (one device), mirrored (all local GPUs, or the "
+                  "--cpu_replicas logical CPUs), multi_worker (the cluster TF_CONFIG describes), tpu. The global "
+                  "batch is --bsize, shared equally by the replicas.")
+flags.DEFINE_integer("cpu_replicas", 0, "Split the CPU into this many logical devices (for --distribute mirrored "
+                     "without GPUs; testing).")
 flags.DEFINE_bool("allow_change", False, "Resume a run with typed flags that differ from the ones it was trained "
                   "with (each change is recorded in its flags.json).")
 flags.DEFINE_string("dataset", "mnist", "mnist (found offline), or an image dataset of tensorflow-datasets with ten "
@@ -204,12 +210,28 @@ def main(argv):
     run_guarded(lambda: (train_command if training else draw_command)(config, save_path), save_path, argv)
 
 
+def make_strategy():
+    from aae_tf import distribute
+    try:
+        if FLAGS.cpu_replicas:
+            if FLAGS.cpu_replicas < 1:
+                fail(f"--cpu_replicas must be positive, got {FLAGS.cpu_replicas}")
+            distribute.use_logical_cpus(FLAGS.cpu_replicas)
+        return distribute.make_strategy(FLAGS.distribute)
+    except distribute.DistributeError as e:
+        fail(str(e))
+
+
 def train_command(config, save_path):
     from aae_tf import run
+    strategy = make_strategy()
     metrics = run.train(config, save_path,
                         lambda data_path, dataset: run.load_data(data_path, dataset, FLAGS.tfds_download),
                         explicit=typed_fields(), data_path=FLAGS.data_path, allow_change=FLAGS.allow_change,
-                        command=" ".join(["python experiment/aae_mnist.py"] + sys.argv[1:]))
+                        command=" ".join(["python experiment/aae_mnist.py"] + sys.argv[1:]), strategy=strategy)
+    from aae_tf import distribute
+    if not distribute.is_chief(strategy):
+        return
     if metrics.get("test_error") is not None:
         print(f"test error: {metrics['test_error']:.2f}%")
 

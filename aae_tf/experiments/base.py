@@ -74,11 +74,36 @@ def make_optimizer(config, steps_per_epoch, kind="reconstruction"):
     return keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta1)
 
 
+def replica_rows(draw, n, seed):
+    """This replica's ``n`` rows of random values drawn for the whole global batch.
+
+    Under a ``tf.distribute`` strategy with R replicas (each seeing ``n``
+    rows of a global batch of ``n * R``), ``draw(n * R, seed)`` is drawn with
+    the step's seed, the same on every replica, and replica r keeps rows
+    ``[r * n, (r + 1) * n)``: the replicas draw different values, and a step
+    draws the same values whatever the number of replicas.
+
+    Args:
+      draw: ``(rows, seed) -> [rows, ...]``.
+      n: this replica's rows (a scalar tensor or int).
+      seed: a stateless seed ``[2]``.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    if replicas == 1:
+        return draw(n, seed)
+    first = tf.cast(context.replica_id_in_sync_group, tf.int32) * tf.cast(n, tf.int32)
+    return tf.gather(draw(n * replicas, seed), first + tf.range(n))
+
+
 def noisy(values, std, seed):
     """``values`` plus Gaussian noise of standard deviation ``std`` (none for 0)."""
     if std <= 0:
         return values
-    return values + std * tf.random.stateless_normal(tf.shape(values), seed)
+    shape = tf.shape(values)
+    noise = replica_rows(lambda rows, s: tf.random.stateless_normal(tf.concat([[rows], shape[1:]], 0), s),
+                         shape[0], seed)
+    return values + std * noise
 
 
 def split(seed, n):
@@ -292,7 +317,11 @@ class Experiment:
 
     def prior_codes(self, batch, seed):
         """The positive samples of the z discriminator."""
-        return self.prior.sample(tf.shape(batch["image"])[0], seed)
+        return self.prior_sample(tf.shape(batch["image"])[0], seed)
+
+    def prior_sample(self, n, seed):
+        """``n`` codes from the prior for this replica's rows of a training batch (``replica_rows``)."""
+        return replica_rows(self.prior.sample, n, seed)
 
     def batch_arrays(self):
         """Name -> training array; each batch carries these fields."""
@@ -346,7 +375,8 @@ class Experiment:
         if self.ncat:
             dy = self.networks["label_discriminator"]
             n = tf.shape(batch["image"])[0]
-            y_loss = losses.discriminator_loss(dy(noisy(self.label_prior.sample(n, seed=s_y), d_noise, n_real_y)),
+            label_samples = replica_rows(lambda rows, s: self.label_prior.sample(rows, seed=s), n, s_y)
+            y_loss = losses.discriminator_loss(dy(noisy(label_samples, d_noise, n_real_y)),
                                                dy(noisy(tf.stop_gradient(out["label_code"]), d_noise, n_fake_y)))
             logs["y_discriminator_loss"] = y_loss
             loss += config.ydisw * y_loss

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from aae_tf.experiments.base import NUM_CLASSES, Experiment, split
+from aae_tf.experiments.base import NUM_CLASSES, Experiment, replica_rows, split
 
 
 class LabelConditioned(Experiment):
@@ -38,5 +38,5 @@ class LabelConditioned(Experiment):
 
     def prior_codes(self, batch, seed):
         s_all, s_own = split(seed, 2)
-        own = self.prior.sample_for_labels(batch["label"], s_own)
-        return tf.where(batch["labeled"][:, None], own, self.prior.sample(tf.shape(batch["image"])[0], s_all))
+        own = self.prior.sample_for_labels(batch["label"], s_own, rows=replica_rows)
+        return tf.where(batch["labeled"][:, None], own, self.prior_sample(tf.shape(batch["image"])[0], s_all))
