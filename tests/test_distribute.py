@@ -134,3 +134,28 @@ def test_strategy_errors_are_one_line(tiny_idx, tmp_path):
     odd = cli("--train", "--distribute", "mirrored", "--cpu_replicas", "2", "--bsize", "51", "--data_path", tiny_idx,
               "--save_path", str(tmp_path / "y"), "--hidden", "32", "--validation_size", "200")
     assert "--bsize 51 must be a multiple of the 2 replicas" in one_line_error(odd)
+
+
+def test_a_lost_worker_stops_the_other_with_one_line(tiny_idx, tmp_path):
+    import time
+    save = str(tmp_path / "lost")
+    ports = free_ports(2)
+    workers = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": [f"localhost:{p}" for p in ports]},
+                     "task": {"type": "worker", "index": index}}
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_CONFIG=json.dumps(tf_config))
+        workers.append(subprocess.Popen(
+            [sys.executable, SCRIPT, "--train", "--distribute", "multi_worker", "--maxepoch", "200", "--data_path",
+             tiny_idx, "--save_path", save, *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env))
+    deadline = time.time() + 300
+    while not os.path.exists(os.path.join(save, "checkpoints", "ckpt-1.index")) and time.time() < deadline:
+        time.sleep(0.5)
+    workers[1].kill()
+    workers[1].communicate()
+    _, err = workers[0].communicate(timeout=300)  # stops on its own: no hang
+    assert workers[0].returncode == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "the cluster lost a worker" in errors[0] and "is intact" in errors[0]
+    assert "Traceback" not in err
