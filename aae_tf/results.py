@@ -17,16 +17,26 @@ PAPER = {
     ("semisupervised", 100): "1.90 ± 0.10", ("semisupervised", 1000): "1.60 ± 0.08",
     ("semisupervised", -1): "0.85 ± 0.02",
     ("cluster", 16): "9.55", ("cluster", 30): "4.10",
-    ("dimreduce", 1000): "4.20", ("dimreduce", 0): "13.95",
+    ("dimreduce", 1000): "4.20", ("dimreduce", 100): "6.08", ("dimreduce", 0): "13.95",
+    ("unsupervised", "parzen"): "340 ± 2 nats",
+}
+# The best figure a public reimplementation reports for the same setting (PAPER.md, "What others reached").
+PUBLIC = {
+    ("semisupervised", 100): "about 5 (several, thousands of epochs)",
+    ("semisupervised", 1000): "2.90 with 1,280 labels (conan7882, ~200 epochs)",
+    ("cluster", 16): "none reported", ("cluster", 30): "none reported",
+    ("unsupervised", "parzen"): "340.1 ± 2.9 nats (1henrypage, 2,000 epochs)",
 }
 # Settings that do not make two runs different experiments.
 NOT_A_SETTING = ("seed", "max_epoch", "summary_every", "jit_compile", "data_path", "changes", "command")
 
 
 def setting(flags):
-    """The key the paper's tables use for a run: its label count, or its cluster count."""
+    """The key the paper's tables use for a run: its label count, its cluster count, or ``parzen``."""
     if flags["mode"] == "cluster":
         return flags["ncluster"]
+    if flags["mode"] == "unsupervised":
+        return "parzen"
     return flags["nlabel"]
 
 
@@ -48,7 +58,9 @@ def run_summary(save_path):
     """One run's row: its flags, how far it trained, and the figure its experiment reports.
 
     The figure is the test error at the epoch the validation set chose where
-    the run has a selection metric, else the last epoch's test error.
+    the run has a selection metric, else the last epoch's test error; for the
+    unsupervised model, the Parzen log-likelihood ``--parzen`` recorded in its
+    ``metrics.json`` (nats), with the epoch it scored.
 
     Raises:
       runfiles.RunFileError: a folder without flags.json or history.
@@ -64,6 +76,10 @@ def run_summary(save_path):
     metrics = runfiles.summary(records, metric=metric)
     chosen = metrics.get("test_error_at_best_validation")
     figure = chosen if chosen is not None else records[-1].get("test_error")
+    if flags["mode"] == "unsupervised":
+        recorded = runfiles.read_json_object(os.path.join(save_path, "metrics.json")) or {}
+        figure = recorded.get("log_likelihood")
+        metrics["best_epoch"] = recorded.get("parzen_epoch")
     return {"path": save_path, "flags": flags, "epochs": len(records), "figure": figure,
             "chosen_epoch": metrics.get("best_epoch"), "records": records}
 
@@ -86,16 +102,20 @@ def table(summaries):
     groups = {}
     for s in summaries:
         groups.setdefault(_group_key(s["flags"]), []).append(s)
-    lines = ["| experiment | paper | ours (test, %) | seeds | epochs trained | run folders | command |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| experiment | paper | best public | ours (test error %, or nats) | epoch chosen | seeds | "
+             "epochs trained | recipe | run folders | command |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for members in groups.values():
         flags = members[0]["flags"]
         paper = PAPER.get((flags["mode"], setting(flags)), "–")
+        public = PUBLIC.get((flags["mode"], setting(flags)), "–")
         epochs = ", ".join(str(m["epochs"]) for m in members)
+        chosen = ", ".join("–" if m["chosen_epoch"] is None else str(m["chosen_epoch"]) for m in members)
         folders = ", ".join(f"`{os.path.basename(os.path.normpath(m['path']))}`" for m in members)
         command = flags.get("command")
-        lines.append(f"| {describe(flags)} | {paper} | {_mean_sd([m['figure'] for m in members])} | "
-                     f"{len(members)} | {epochs} | {folders} | {f'`{command}`' if command else '–'} |")
+        lines.append(f"| {describe(flags)} | {paper} | {public} | {_mean_sd([m['figure'] for m in members])} | "
+                     f"{chosen} | {len(members)} | {epochs} | {flags.get('recipe', 'reference')} | {folders} | "
+                     f"{f'`{command}`' if command else '–'} |")
     return "\n".join(lines) + "\n"
 
 

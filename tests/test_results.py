@@ -39,13 +39,24 @@ def test_seeds_of_one_setting_make_one_row_with_mean_and_sd(tmp_path):
     lines = results.table(summaries).splitlines()
     assert len(lines) == 4
     # mean 4.00, sd of (3, 5) = 1.41; the paper's 1.90 ± 0.10 beside it.
-    assert "| semi-supervised, 100 labels, 10-D style | 1.90 ± 0.10 | 4.00 ± 1.41 | 2 | 3, 1 |" in lines[2]
+    assert ("| semi-supervised, 100 labels, 10-D style | 1.90 ± 0.10 | about 5 (several, thousands of epochs) | "
+            "4.00 ± 1.41 | 1, 0 | 2 | 3, 1 | reference |") in lines[2]
     # No selection metric: the last epoch's test error.
-    assert "| clustering, 16 clusters, 5-D style | 9.55 | 20.00 | 1 | 2 |" in lines[3]
+    assert "| clustering, 16 clusters, 5-D style | 9.55 | none reported | 20.00 | – | 1 | 2 | reference |" in lines[3]
     per_epoch = results.epochs_table(summaries[2:], ["test_error", "test_clusters_used"]).splitlines()
     assert per_epoch[2:] == ["| `clu` | 0 | 30 | 16 |", "| `clu` | 1 | 20 | 15 |"]
     path = results.learning_curve(summaries[2], str(tmp_path / "curve.png"))
     assert os.path.getsize(path) > 0
+
+
+def test_the_likelihood_row_reads_the_parzen_figure(tmp_path):
+    run = fabricate(str(tmp_path / "parzen"), [{"epoch": 0}, {"epoch": 1}], mode="unsupervised", ncode=8,
+                    prior_scale=5.0, recipe="paper")
+    with open(os.path.join(run, "metrics.json"), "w") as f:
+        json.dump({"log_likelihood": 301.25, "parzen_epoch": 1}, f)
+    lines = results.table([results.run_summary(run)]).splitlines()
+    assert ("| unsupervised, gaussian, 8-D code | 340 ± 2 nats | 340.1 ± 2.9 nats (1henrypage, 2,000 epochs) | "
+            "301.25 | 1 | 1 | 2 | paper |") in lines[2]
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
