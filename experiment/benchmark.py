@@ -1,13 +1,19 @@
-"""Training throughput, in images per second, of each experiment's compiled step.
+"""Training throughput, in images per second, of each experiment's compiled step, beside its yardsticks.
 
   python experiment/benchmark.py                 # every mode, batch 128
-  python experiment/benchmark.py --modes unsupervised --steps 200
+  python experiment/benchmark.py --modes unsupervised --steps 200 --epoch
 
 Each mode is timed on real MNIST batches after a warm-up that compiles the
 step; the figure is batch size x steps / seconds, for the step alone (data
-is prefetched, no evaluation or checkpointing).
+is prefetched, no evaluation or checkpointing). Beside it (``--yardstick``):
+a minimal plain-Keras step of the same unsupervised networks
+(``aae_tf.yardstick``), the machine's float32 and bfloat16 matmul rates, and
+the fraction of the float32 bound the unsupervised step reaches. With
+``--epoch``: one whole training epoch (data, evaluation, summaries,
+checkpoint) against its steps' pure time.
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -27,6 +33,8 @@ flags.DEFINE_integer("warmup", 10, "Untimed steps first (the first one compiles)
 flags.DEFINE_list("precision", ["float32"], "Precisions to time: float32, mixed_bfloat16 or both.")
 flags.DEFINE_list("xla", ["on", "off"], "Time the step compiled with XLA (on), without (off), or both.")
 flags.DEFINE_string("data_path", None, "Folder with the MNIST IDX files (default: found offline).")
+flags.DEFINE_bool("yardstick", True, "Also time the minimal Keras step and the matmul rates.")
+flags.DEFINE_bool("epoch", False, "Also time one whole training epoch of each mode against its pure step time.")
 
 # Each experiment's own default configuration, at the sizes of its paper setting.
 MODE_SETTINGS = {
@@ -54,6 +62,8 @@ def cpu_model():
 
 def main(argv):
     del argv
+    from absl import logging
+    logging.set_verbosity(logging.WARNING)
     import tensorflow as tf
     from aae_tf import experiments, run, train
 
@@ -71,24 +81,76 @@ def main(argv):
     if not set(FLAGS.xla) <= {"on", "off"} or not FLAGS.xla:
         print("error: --xla takes on, off or both", file=sys.stderr)
         sys.exit(2)
+    step_rates = {}
     for mode, xla, precision in [(m, x, p) for m in FLAGS.modes for x in FLAGS.xla for p in FLAGS.precision]:
         config = experiments.default_config(mode, batch_size=FLAGS.bsize, jit_compile=xla == "on",
                                             hidden=FLAGS.hidden, precision=precision,
                                             **MODE_SETTINGS[mode])
         setup = experiments.create(config, mnist)
         engine = train.Engine(setup, save_path="/nonexistent-benchmark-writes-nothing")
-        total = FLAGS.warmup + FLAGS.steps
-        batches = iter(setup.train_batches(0).repeat().take(total))
-        for _ in range(FLAGS.warmup):
-            engine.train_step(next(batches))
-        logs = None
-        start = time.perf_counter()
-        for _ in range(FLAGS.steps):
-            logs = engine.train_step(next(batches))
-        float(next(iter(logs.values())))  # wait for the last step to finish
-        seconds = time.perf_counter() - start
-        print(f"{mode:15s} XLA {xla:3s} {precision:14s} {FLAGS.bsize * FLAGS.steps / seconds:8.0f} images/s "
-              f"({1000 * seconds / FLAGS.steps:.1f} ms/step, {len(setup.phases)} phases)", flush=True)
+        batches = iter(setup.train_batches(0).repeat())
+        rate, ms = time_steps(lambda: engine.train_step(next(batches)))
+        step_rates[mode, xla, precision] = rate
+        print(f"{mode:15s} XLA {xla:3s} {precision:14s} {rate:8.0f} images/s "
+              f"({ms:.1f} ms/step, {len(setup.phases)} phases)", flush=True)
+        if FLAGS.epoch:
+            time_epoch(config, mnist, rate)
+    if FLAGS.yardstick:
+        yardsticks(mnist, step_rates)
+
+
+def time_steps(run_step):
+    """(images/s, ms/step) of ``run_step`` over --steps calls after --warmup."""
+    for _ in range(FLAGS.warmup):
+        run_step()
+    start = time.perf_counter()
+    for _ in range(FLAGS.steps):
+        out = run_step()
+    float(next(iter(out.values())) if isinstance(out, dict) else out)  # wait for the last step to finish
+    seconds = time.perf_counter() - start
+    return FLAGS.bsize * FLAGS.steps / seconds, 1000 * seconds / FLAGS.steps
+
+
+def time_epoch(config, mnist, step_rate):
+    """One whole epoch through the engine (data, evaluation, summaries, checkpoint) against its pure step time."""
+    import tempfile
+    from aae_tf import run
+    with tempfile.TemporaryDirectory() as folder:
+        # Two epochs: the first one compiles; the second is the steady state.
+        config = dataclasses.replace(config, max_epoch=2)
+        metrics = run.train(config, folder, lambda data_path, dataset: mnist, verbose=False)
+    steps = (len(mnist.train_images) - config.validation_size) // config.batch_size
+    pure = steps * config.batch_size / step_rate
+    print(f"{'':15s} second epoch {metrics['epoch_seconds']:.1f} s (its step loop {metrics['step_seconds']:.1f} s), "
+          f"{steps} pure steps {pure:.1f} s: epoch / pure steps = {metrics['epoch_seconds'] / pure:.2f}", flush=True)
+
+
+def yardsticks(mnist, step_rates):
+    """The minimal Keras step of the unsupervised networks, the matmul rates, and the fraction of the bound."""
+    import tensorflow as tf
+    from aae_tf import data, yardstick
+    ncode = MODE_SETTINGS["unsupervised"]["ncode"]
+    images = data.to_float_images(mnist.train_images[:FLAGS.bsize])
+    for xla, precision in [(x, p) for x in FLAGS.xla for p in FLAGS.precision]:
+        step = yardstick.minimal_unsupervised_step(ncode, FLAGS.hidden, xla == "on", precision)
+        seed = tf.constant([1, 2])
+        rate, ms = time_steps(lambda: step(images, seed))
+        print(f"{'minimal Keras':15s} XLA {xla:3s} {precision:14s} {rate:8.0f} images/s ({ms:.1f} ms/step, 3 phases, "
+              "unsupervised networks)", flush=True)
+        mine = step_rates.get(("unsupervised", xla, precision))
+        if mine:
+            print(f"{'':15s} the project's unsupervised step / the minimal one: {mine / rate:.2f}", flush=True)
+    flops = yardstick.unsupervised_flops_per_image(ncode, FLAGS.hidden)
+    for dtype in (tf.float32, tf.bfloat16):
+        gflops = yardstick.matmul_gflops(dtype, rows=FLAGS.bsize, inner=FLAGS.hidden, cols=FLAGS.hidden)
+        bound = gflops * 1e9 / flops
+        line = (f"matmul {FLAGS.bsize}x{FLAGS.hidden}x{FLAGS.hidden} {dtype.name:8s} {gflops:6.0f} GFLOP/s: at "
+                f"{flops / 1e6:.1f} MFLOP per image, a bound of {bound:,.0f} unsupervised images/s")
+        best = max((r for (m, _, p), r in step_rates.items()
+                    if m == "unsupervised" and (p == "float32") == (dtype == tf.float32)), default=None)
+        if best:
+            line += f"; the project's best step reaches {best / bound:.0%} of it"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
