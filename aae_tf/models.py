@@ -10,14 +10,19 @@ import keras
 import tensorflow as tf
 
 
-def _hidden_stack(hidden, n_layers, dropout_rate, prefix, batchnorm=False, kernel_initializer="glorot_uniform"):
-    """Dense ReLU layers; with ``batchnorm``, each dense layer is batch-normalized before its ReLU."""
+def _hidden_stack(hidden, n_layers, dropout_rate, prefix, batchnorm=False, kernel_initializer="glorot_uniform",
+                  synchronized=False):
+    """Dense ReLU layers; with ``batchnorm``, each dense layer is batch-normalized before its ReLU.
+
+    ``synchronized``: batch statistics over every replica of a tf.distribute strategy (Keras computes them
+    as E(x^2) - E(x)^2 from all-reduced sums, so it is only asked for when there are several replicas).
+    """
     layers = []
     for i in range(n_layers):
         if batchnorm:
             layers.append(keras.layers.Dense(hidden, name=f"{prefix}_dense{i}",
                                              kernel_initializer=kernel_initializer))
-            layers.append(keras.layers.BatchNormalization(name=f"{prefix}_batchnorm{i}"))
+            layers.append(keras.layers.BatchNormalization(synchronized=synchronized, name=f"{prefix}_batchnorm{i}"))
             layers.append(keras.layers.ReLU(name=f"{prefix}_relu{i}"))
         else:
             layers.append(keras.layers.Dense(hidden, activation="relu", name=f"{prefix}_dense{i}",
@@ -81,9 +86,10 @@ class Encoder(keras.Model):
 
     def __init__(self, ncode, ncat=0, hidden=1000, n_layers=2, dropout_rate=0.0,
                  variational=False, batchnorm=False, input_dropout_rate=0.0, logits_batchnorm=False,
-                 init_std=None, logits_scale=1.0, **kwargs):
+                 init_std=None, logits_scale=1.0, synchronized_batchnorm=False, **kwargs):
         super().__init__(**kwargs)
         self.ncode, self.ncat, self.hidden, self.n_layers = ncode, ncat, hidden, n_layers
+        self.synchronized_batchnorm = synchronized_batchnorm
         self.logits_scale = logits_scale
         self.dropout_rate, self.variational = dropout_rate, variational
         self.batchnorm, self.input_dropout_rate = batchnorm, input_dropout_rate
@@ -92,12 +98,14 @@ class Encoder(keras.Model):
         self.flatten = keras.layers.Flatten()
         self.input_dropout = (keras.layers.Dropout(input_dropout_rate, name="encoder_input_dropout")
                               if input_dropout_rate > 0 else None)
-        self.body = _hidden_stack(hidden, n_layers, dropout_rate, "encoder", batchnorm, init)
+        self.body = _hidden_stack(hidden, n_layers, dropout_rate, "encoder", batchnorm, init, synchronized_batchnorm)
         self.mean_head = keras.layers.Dense(ncode, name="style_code", kernel_initializer=init)
         self.log_std_head = keras.layers.Dense(ncode, name="log_std") if variational else None
         self.label_head = keras.layers.Dense(ncat, name="label_logits", kernel_initializer=init) if ncat else None
         self.label_norm = (keras.layers.BatchNormalization(
-            center=False, gamma_initializer=keras.initializers.Constant(logits_scale), name="label_logits_batchnorm")
+            center=False, gamma_initializer=keras.initializers.Constant(logits_scale),
+            synchronized=synchronized_batchnorm,
+            name="label_logits_batchnorm")
                            if ncat and logits_batchnorm else None)
 
     def call(self, images, training=False, seed=None):

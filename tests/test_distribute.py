@@ -41,19 +41,22 @@ SAME_WEIGHTS = textwrap.dedent("""
                 break
         return [v.numpy() for n in sorted(setup.networks) for v in setup.networks[n].variables], logs
 
-    worst = 0.0
-    for i, (mode, overrides) in enumerate([
-            ("unsupervised", {}),
-            ("semisupervised", dict(ncode=3, nlabel=100, input_noise_std=0.3, discriminator_noise_std=0.3)),
-            ("label", dict(dist_type="gmm", nlabel=500))]):
+    for i, (mode, overrides, tolerance) in enumerate([
+            ("unsupervised", {}, 1e-5),
+            ("semisupervised", dict(ncode=3, nlabel=100, input_noise_std=0.3, discriminator_noise_std=0.3), 1e-5),
+            ("label", dict(dist_type="gmm", nlabel=500), 1e-5),
+            # Batch normalization in the encoder and on the label logits, synchronized across the replicas: the
+            # statistics are sums of the replicas' moments, another rounding path (about 1e-4 here; per-replica
+            # statistics differ by over 2e-3).
+            ("cluster", dict(ncode=3, ncluster=7, input_dropout=0.0), 5e-4)]):
         one, one_logs = weights_after_steps(tf.distribute.get_strategy(), sys.argv[3] + f"/one{i}", mode, overrides)
         two, two_logs = weights_after_steps(mirrored, sys.argv[3] + f"/two{i}", mode, overrides)
         assert len(one) == len(two) > 0
-        worst = max(worst, max(float(np.abs(a - b).max()) for a, b in zip(one, two)))
+        worst = max(float(np.abs(a - b).max()) for a, b in zip(one, two))
         assert max(float(np.abs(a).max()) for a in one) > 0
         assert set(one_logs) == set(two_logs)
-    print("largest difference", worst)
-    assert worst < 1e-5, worst
+        print(mode, "largest difference", worst)
+        assert worst < tolerance, (mode, worst)
 """)
 
 
