@@ -120,10 +120,16 @@ def table(summaries):
 
 
 def learning_curve(summary, path, keys=("test_error", "validation_error", "validation_cluster_error",
-                                        "test_clusters_used")):
-    """Draws the run's per-epoch ``keys`` (those it has) against the epoch; returns the path."""
+                                        "test_clusters_used", "validation_reconstruction_error")):
+    """Draws the run's per-epoch ``keys`` (those it has) against the epoch; returns the path.
+
+    Raises:
+      runfiles.RunFileError: the run has none of ``keys``.
+    """
     records = summary["records"]
     series = {k: [r.get(k) for r in records] for k in keys if any(r.get(k) is not None for r in records)}
+    if not series:
+        raise runfiles.RunFileError(f"{summary['path']} records none of {', '.join(keys)}: no curve to draw")
     plots.save_curves(path, [r["epoch"] for r in records], series, title=describe(summary["flags"]))
     return path
 

@@ -52,7 +52,10 @@ def main(argv):
         os.makedirs(FLAGS.figures, exist_ok=True)
         for s in summaries:
             name = os.path.basename(os.path.normpath(s["path"]))
-            print("wrote " + results.learning_curve(s, os.path.join(FLAGS.figures, f"{name}_curve.png")))
+            try:
+                print("wrote " + results.learning_curve(s, os.path.join(FLAGS.figures, f"{name}_curve.png")))
+            except runfiles.RunFileError as e:
+                print(f"skipped: {e}")
 
 
 if __name__ == "__main__":

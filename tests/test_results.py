@@ -54,7 +54,10 @@ def test_the_likelihood_row_reads_the_parzen_figure(tmp_path):
                     prior_scale=5.0, recipe="paper")
     with open(os.path.join(run, "metrics.json"), "w") as f:
         json.dump({"log_likelihood": 301.25, "parzen_epoch": 1}, f)
-    lines = results.table([results.run_summary(run)]).splitlines()
+    summary = results.run_summary(run)
+    lines = results.table([summary]).splitlines()
+    with pytest.raises(runfiles.RunFileError, match="no curve to draw"):  # its history has no metric at all
+        results.learning_curve(summary, str(tmp_path / "none.png"))
     assert ("| unsupervised, gaussian, 8-D code | 340 ± 2 nats | 340.1 ± 2.9 nats (1henrypage, 2,000 epochs) | "
             "301.25 | 1 | 1 | 2 | paper |") in lines[2]
 
