@@ -85,8 +85,7 @@ class TrainedModel:
         for dimensionality reduction it is the cluster head plus the style,
         the 2-D point --viz plots.
         """
-        return evaluation.batched(lambda x: self.experiment.encode(self.model_images(x))["code"],
-                                  np.asarray(images), batch_size=batch_size).astype(np.float32)
+        return self._encoded(images, "code", batch_size).astype(np.float32)
 
     def decode(self, codes, labels=None):
         """Images decoded from ``codes``: float32 ``[n, 28, 28, 1]`` in [0, 1].
@@ -132,9 +131,13 @@ class TrainedModel:
 
     # ------------------------------------------------------------ helpers
 
-    def _label_codes(self, images, batch_size):
-        return evaluation.batched(lambda x: self.experiment.encode(self.model_images(x))["label_code"],
+    def _encoded(self, images, key, batch_size):
+        """The encoder's output ``key`` (inference mode) for user images, in batches."""
+        return evaluation.batched(lambda x: self.experiment.encode(self.model_images(x))[key],
                                   np.asarray(images), batch_size=batch_size)
+
+    def _label_codes(self, images, batch_size):
+        return self._encoded(images, "label_code", batch_size)
 
     def _label_code(self, labels, n):
         if labels is None:

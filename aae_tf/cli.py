@@ -57,6 +57,10 @@ def run_guarded(command, save_path, argv):
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         fail(f"ran out of memory or disk space ({first}); "
              + _resume_point(save_path, "free some (or lower --hidden / --bsize) and rerun to"), code=1)
+    except run.CLUSTER_ERRORS as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        fail(f"the cluster lost a worker ({first}); "
+             + _resume_point(save_path, "start every worker again with the same command to"), code=1)
     except OSError as e:  # a folder that cannot be written, a path that is a file, a full disk
         fail(f"{e.strerror or e}: {e.filename or save_path}; {_resume_point(save_path)}", code=1)
     except KeyboardInterrupt:

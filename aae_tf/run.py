@@ -32,6 +32,8 @@ class UserError(Exception):
 
 # What running out of memory or disk looks like: TensorFlow's error, or Python's.
 RESOURCE_ERRORS = (tf.errors.ResourceExhaustedError, MemoryError)
+# What a worker of a cluster that died or stopped answering looks like to the others.
+CLUSTER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError)
 
 
 def read_run_flags(save_path):
@@ -193,12 +195,6 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
             return metrics
     except train_lib.TrainingDiverged as e:
         raise UserError(f"training diverged: {e}") from None
-    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as e:  # a worker of a cluster is gone
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        epochs = train_lib.checkpoints_on_disk(os.path.join(save_path, train_lib.CHECKPOINT_DIR))
-        intact = f"the checkpoint of epoch {epochs[-1]} is intact" if epochs else "no checkpoint was written yet"
-        raise UserError(f"the cluster lost a worker ({first}); {intact}: start every worker again with the same "
-                        "command to resume") from None
     except runfiles.RunFileError as e:
         raise UserError(str(e)) from None
 

@@ -6,6 +6,7 @@ default strategy on one device), so that multi-device training is a matter
 of configuration.
 """
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -42,6 +43,16 @@ _IN_LOOP = threading.Event()
 def loop_running():
     """Whether a training loop of this process is running (and so checks the stop flag between steps)."""
     return _IN_LOOP.is_set()
+
+
+@contextlib.contextmanager
+def _running_loop():
+    """Marks the training loop as running (``loop_running``) while the block runs."""
+    _IN_LOOP.set()
+    try:
+        yield
+    finally:
+        _IN_LOOP.clear()
 
 
 def request_stop():
@@ -327,11 +338,8 @@ class Engine:
         start = int(self.epoch.numpy())
         if not self.chief:  # a worker of a cluster: it trains, checkpoints into its own folder, writes nothing else
             noop = tf.summary.create_noop_writer()
-            _IN_LOOP.set()
-            try:
+            with _running_loop():
                 last = self._fit_epochs(start, [], {}, noop, noop, verbose)
-            finally:
-                _IN_LOOP.clear()
             shutil.rmtree(self.write_path, ignore_errors=True)
             return last
         # Flushed every 10 s so that TensorBoard follows the run live.
@@ -343,11 +351,8 @@ class Engine:
             extra = {k: v for k, v in runfiles.read_metrics(self.save_path).items() if k in runfiles.BEST_KEYS}
         if start:
             runfiles.write_metrics(self.save_path, records, extra, setup.selection_metric)
-        _IN_LOOP.set()
-        try:
+        with _running_loop():
             self._fit_epochs(start, records, extra, train_writer, eval_writer, verbose)
-        finally:
-            _IN_LOOP.clear()
         train_writer.flush()
         eval_writer.flush()
         return runfiles.read_metrics(self.save_path)

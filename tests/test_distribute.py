@@ -80,8 +80,8 @@ def free_ports(n):
     return ports
 
 
-def run_cluster(save, tiny_idx, *args):
-    """The same training command on two worker processes on localhost; returns their stdout."""
+def start_workers(save, tiny_idx, *args):
+    """Starts the same training command on two worker processes on localhost; returns the processes."""
     ports = free_ports(2)
     workers = []
     for index in range(2):
@@ -92,6 +92,12 @@ def run_cluster(save, tiny_idx, *args):
             [sys.executable, SCRIPT, "--train", "--distribute", "multi_worker", "--data_path", tiny_idx,
              "--save_path", save, *FAST, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=env))
+    return workers
+
+
+def run_cluster(save, tiny_idx, *args):
+    """The same training command on two worker processes on localhost; returns their stdout."""
+    workers = start_workers(save, tiny_idx, *args)
     outs = []
     for worker in workers:
         out, err = worker.communicate(timeout=600)
@@ -142,16 +148,7 @@ def test_strategy_errors_are_one_line(tiny_idx, tmp_path):
 def test_a_lost_worker_stops_the_other_with_one_line(tiny_idx, tmp_path):
     import time
     save = str(tmp_path / "lost")
-    ports = free_ports(2)
-    workers = []
-    for index in range(2):
-        tf_config = {"cluster": {"worker": [f"localhost:{p}" for p in ports]},
-                     "task": {"type": "worker", "index": index}}
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_CONFIG=json.dumps(tf_config))
-        workers.append(subprocess.Popen(
-            [sys.executable, SCRIPT, "--train", "--distribute", "multi_worker", "--maxepoch", "200", "--data_path",
-             tiny_idx, "--save_path", save, *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=env))
+    workers = start_workers(save, tiny_idx, "--maxepoch", "200")
     deadline = time.time() + 300
     while not os.path.exists(os.path.join(save, "checkpoints", "ckpt-1.index")) and time.time() < deadline:
         time.sleep(0.5)
