@@ -488,4 +488,22 @@ def gather_batches(index_ds, arrays):
     """
     def gather(indices):
         return {name: tf.gather(value, indices) for name, value in arrays.items()}
-    return index_ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+    # One gather per batch: a single thread keeps up with any training step here.
+    return index_ds.map(gather)
+
+
+# Batches prepared ahead of the training step.
+PREFETCH_BATCHES = 2
+
+
+def training_pipeline(ds):
+    """``ds`` prefetched a fixed number of batches ahead, with tf.data's autotuner off.
+
+    On a two-core machine the autotuner's background tuning starved the
+    pipeline in some epochs: the step loop then waited for its batches and
+    took 1.6-2x its steps' time (docs/benchmarks.md). A gather per batch
+    needs no tuning.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.prefetch(PREFETCH_BATCHES).with_options(options)

@@ -21,11 +21,6 @@ def batched(fn, *arrays, batch_size=1000):
     return np.concatenate([np.asarray(p) for p in parts])
 
 
-def mean_squared_error(images, reconstructions):
-    """Mean squared error per pixel, as a float."""
-    return float(np.mean(np.square(np.asarray(images) - np.asarray(reconstructions))))
-
-
 def classification_error(labels, predictions):
     """Percentage of predictions that differ from the labels, as in the paper's tables.
 

@@ -90,6 +90,17 @@ def test_evaluation_names_and_the_metric_that_chooses(synthetic_mnist):
     assert build("dimreduce", synthetic_mnist, nlabel=0).selection_metric == "validation_cluster_error"
 
 
+@pytest.mark.parametrize("name, overrides", [("unsupervised", {}), ("supervised", {}),
+                                             ("semisupervised", dict(nlabel=100))])
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_compiled_evaluation_matches_the_plain_reconstruction_error(name, overrides, jit_compile, synthetic_mnist):
+    exp = build(name, synthetic_mnist, jit_compile=jit_compile, **overrides)
+    images, labels = exp.data.test  # 120 test images
+    x = exp.images(images)
+    expected = np.mean(np.square(x.numpy() - exp.reconstruct(x, tf.constant(labels)).numpy()))
+    assert exp.evaluate()["test_reconstruction_error"] == pytest.approx(expected, rel=1e-4)
+
+
 def test_defaults_belong_to_the_experiment():
     assert experiments.default_config("semisupervised").nlabel == 1000
     assert experiments.default_config("label").nlabel == 10000

@@ -224,6 +224,10 @@ class Experiment:
         test_images, test_labels = training_data.test
         self.summary_batch = (self.images(test_images[:1000]),
                               tf.constant(test_labels[:1000], tf.int64))
+        # The evaluation's encode and decode, compiled like the training step (XLA cannot compile code whose
+        # variables sit on several devices, so not with more than one replica).
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self._evaluation_pass = tf.function(self._evaluate_batch, jit_compile=config.jit_compile and replicas == 1)
 
     def label_categories(self):
         """Categories of the encoder's label code y (0: none)."""
@@ -415,7 +419,7 @@ class Experiment:
         config = self.config
         ds = data_lib.gather_batches(data_lib.index_batches(self.data.n_train, config.batch_size,
                                                             self.epoch_seed(epoch)), self.batch_arrays())
-        return self.join_batches(ds, epoch).take(self.steps_per_epoch).prefetch(tf.data.AUTOTUNE)
+        return data_lib.training_pipeline(self.join_batches(ds, epoch).take(self.steps_per_epoch))
 
     def epoch_seed(self, epoch):
         return self.config.seed * 100_003 + int(epoch)
@@ -447,19 +451,23 @@ class Experiment:
 
     # ------------------------------------------------------------ evaluation
 
+    def _evaluate_batch(self, images, labels):
+        """The encoder's outputs on uint8 ``images`` and each image's summed squared reconstruction error."""
+        x = self.images(images)
+        out = self.encode(x)
+        recon = self.decode(out["style_code"], self.label_code_for_decoder(out, labels))
+        return dict(out, squared_error=tf.reduce_sum(tf.square(x - recon), axis=[1, 2, 3]))
+
     def evaluate(self):
         """Metrics on the validation and test sets: reconstruction error, and what the experiment adds."""
         metrics, outputs = {}, {}
         for split_name, (images, labels) in (("validation", self.data.validation), ("test", self.data.test)):
             if len(images) == 0:
                 continue
-            out = outputs[split_name] = evaluation.batched(lambda x: self.encode(self.images(x)),
-                                                           images)
-            label_code = self.label_code_for_decoder(out, labels)
-            recon = evaluation.batched(self.decode, out["style_code"],
-                                       *([] if label_code is None else [np.asarray(label_code)]))
-            metrics[f"{split_name}_reconstruction_error"] = evaluation.mean_squared_error(
-                self.images(images).numpy(), recon)
+            out = outputs[split_name] = evaluation.batched(self._evaluation_pass, images, labels)
+            # the mean squared error per pixel
+            metrics[f"{split_name}_reconstruction_error"] = float(np.mean(out.pop("squared_error"))) / float(
+                np.prod(self.image_shape))
         self.evaluate_outputs(outputs, metrics)
         return metrics
 
