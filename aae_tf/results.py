@@ -76,12 +76,15 @@ def run_summary(save_path):
     metrics = runfiles.summary(records, metric=metric)
     chosen = metrics.get("test_error_at_best_validation")
     figure = chosen if chosen is not None else records[-1].get("test_error")
+    # How the validation set ranks copies of one run (the higher the better); the longest history wins a tie.
+    validation = None
     if flags["mode"] == "unsupervised":
         recorded = runfiles.read_json_object(os.path.join(save_path, "metrics.json")) or {}
         figure = recorded.get("log_likelihood")
+        validation = recorded.get("validation_log_likelihood")
         metrics["best_epoch"] = recorded.get("parzen_epoch")
     return {"path": save_path, "flags": flags, "epochs": len(records), "figure": figure,
-            "chosen_epoch": metrics.get("best_epoch"), "records": records}
+            "chosen_epoch": metrics.get("best_epoch"), "records": records, "validation": validation}
 
 
 def _group_key(flags):
@@ -97,8 +100,27 @@ def _mean_sd(values):
     return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
 
 
+def _one_per_seed(members):
+    """One folder per seed: folders of one setting and seed are copies of one run at different epochs
+    (e.g. scored by ``--parzen``), not seeds; the validation set chooses among them
+    (``validation``, higher is better), else the longest history, which holds the shorter ones'.
+
+    Returns:
+      (the chosen summaries, in the order given; how many folders each was chosen from).
+    """
+    by_seed = {}
+    for m in members:
+        by_seed.setdefault(m["flags"].get("seed"), []).append(m)
+    chosen = {}
+    for seed, copies in by_seed.items():
+        best = max(copies, key=lambda m: (m["validation"] if m["validation"] is not None else -math.inf,
+                                          m["epochs"]))
+        chosen[id(best)] = len(copies)
+    return [m for m in members if id(m) in chosen], [chosen[id(m)] for m in members if id(m) in chosen]
+
+
 def table(summaries):
-    """The markdown results table: one row per setting, over its seeds."""
+    """The markdown results table: one row per setting, over its seeds (one folder each, see ``_one_per_seed``)."""
     groups = {}
     for s in summaries:
         groups.setdefault(_group_key(s["flags"]), []).append(s)
@@ -106,12 +128,15 @@ def table(summaries):
              "epochs trained | recipe | run folders | command |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for members in groups.values():
+        members, copies = _one_per_seed(members)
         flags = members[0]["flags"]
         paper = PAPER.get((flags["mode"], setting(flags)), "–")
         public = PUBLIC.get((flags["mode"], setting(flags)), "–")
         epochs = ", ".join(str(m["epochs"]) for m in members)
         chosen = ", ".join("–" if m["chosen_epoch"] is None else str(m["chosen_epoch"]) for m in members)
-        folders = ", ".join(f"`{os.path.basename(os.path.normpath(m['path']))}`" for m in members)
+        folders = ", ".join(f"`{os.path.basename(os.path.normpath(m['path']))}`"
+                            + (f" (the validation set's choice of {n} copies)" if n > 1 else "")
+                            for m, n in zip(members, copies))
         command = flags.get("command")
         lines.append(f"| {describe(flags)} | {paper} | {public} | {_mean_sd([m['figure'] for m in members])} | "
                      f"{chosen} | {len(members)} | {epochs} | {flags.get('recipe', 'reference')} | {folders} | "

@@ -62,6 +62,25 @@ def test_the_likelihood_row_reads_the_parzen_figure(tmp_path):
             "301.25 | 1 | 1 | 2 | paper |") in lines[2]
 
 
+def test_copies_of_one_run_are_not_seeds_the_validation_set_chooses(tmp_path):
+    parzen = dict(mode="unsupervised", ncode=8, prior_scale=5.0, recipe="paper")
+    scored = {"early": (305.25, 305.0, 26), "late": (298.5, 296.0, 113)}  # test, validation, epoch
+    for name, (test, validation, epoch) in scored.items():
+        run = fabricate(str(tmp_path / name), [{"epoch": e} for e in range(epoch + 1)], seed=0, **parzen)
+        with open(os.path.join(run, "metrics.json"), "w") as f:
+            json.dump({"log_likelihood": test, "validation_log_likelihood": validation, "parzen_epoch": epoch}, f)
+    live = fabricate(str(tmp_path / "live"), [{"epoch": e} for e in range(130)], seed=0, **parzen)  # not scored
+    other_seed = fabricate(str(tmp_path / "seed1"), [{"epoch": 0}], seed=1, **parzen)
+    with open(os.path.join(other_seed, "metrics.json"), "w") as f:
+        json.dump({"log_likelihood": 301.25, "validation_log_likelihood": 300.0, "parzen_epoch": 0}, f)
+    summaries = [results.run_summary(str(tmp_path / n)) for n in ("late", "live", "early", "seed1")]
+    row = results.table(summaries).splitlines()[2]
+    # seed 0: the early copy (higher validation likelihood), not the mean of the copies; seed 1 beside it:
+    # mean of 305.25 and 301.25 = 303.25, sd 2.83
+    assert ("| 303.25 ± 2.83 | 26, 0 | 2 | 27, 1 | paper | `early` (the validation set's choice of 3 copies), "
+            "`seed1` |") in row
+
+
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     with pytest.raises(runfiles.RunFileError, match="not a trained run"):
         results.run_summary(str(tmp_path))
