@@ -15,8 +15,35 @@ import tensorflow as tf
 from aae_tf import models
 
 
-def minimal_unsupervised_step(ncode, hidden, jit_compile, precision="float32"):
-    """A plain three-phase AAE step: ``step(images [batch, 28, 28, 1] in [-1, 1], seed [2]) -> reconstruction loss``."""
+class FusedAdam:
+    """Adam through TensorFlow's fused kernel, one ``ResourceApplyAdam`` op per variable.
+
+    The same update as ``keras.optimizers.Adam`` (its bias-corrected rate, its
+    epsilon outside the square root), which in a graph without XLA runs as
+    several separate element-wise ops per variable. Only for the yardstick:
+    it shows what an unfused optimizer costs the step.
+    """
+
+    def __init__(self, learning_rate, beta_1, variables, beta_2=0.999, epsilon=1e-7):
+        self.learning_rate, self.beta_1, self.beta_2, self.epsilon = learning_rate, beta_1, beta_2, epsilon
+        self.slots = {id(v): (tf.Variable(tf.zeros(v.shape)), tf.Variable(tf.zeros(v.shape))) for v in variables}
+        self.steps = tf.Variable(0.0)
+
+    def apply_gradients(self, pairs):
+        t = self.steps.assign_add(1.0)
+        for gradient, variable in pairs:
+            m, v = self.slots[id(variable)]
+            tf.raw_ops.ResourceApplyAdam(var=variable.value.handle, m=m.handle, v=v.handle,
+                                         beta1_power=self.beta_1 ** t, beta2_power=self.beta_2 ** t,
+                                         lr=self.learning_rate, beta1=self.beta_1, beta2=self.beta_2,
+                                         epsilon=self.epsilon, grad=gradient)
+
+
+def minimal_unsupervised_step(ncode, hidden, jit_compile, precision="float32", fused_adam=False):
+    """A plain three-phase AAE step: ``step(images [batch, 28, 28, 1] in [-1, 1], seed [2]) -> reconstruction loss``.
+
+    With ``fused_adam`` the optimizers are ``FusedAdam`` instead of Keras's Adam (the same update).
+    """
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
@@ -29,10 +56,13 @@ def minimal_unsupervised_step(ncode, hidden, jit_compile, precision="float32"):
     finally:
         keras.config.set_dtype_policy(previous)
     autoencoder_vars = encoder.trainable_variables + decoder.trainable_variables
-    optimizers = [keras.optimizers.Adam(2e-4, beta_1=0.5) for _ in range(3)]
-    for optimizer, variables in zip(optimizers, (autoencoder_vars, discriminator.trainable_variables,
-                                                 encoder.trainable_variables)):
-        optimizer.build(variables)
+    phase_vars = (autoencoder_vars, discriminator.trainable_variables, encoder.trainable_variables)
+    if fused_adam:
+        optimizers = [FusedAdam(2e-4, 0.5, variables) for variables in phase_vars]
+    else:
+        optimizers = [keras.optimizers.Adam(2e-4, beta_1=0.5) for _ in range(3)]
+        for optimizer, variables in zip(optimizers, phase_vars):
+            optimizer.build(variables)
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
 
     @tf.function(jit_compile=jit_compile)

@@ -7,7 +7,7 @@ Each mode is timed on real MNIST batches after a warm-up that compiles the
 step; the figure is batch size x steps / seconds, for the step alone (data
 is prefetched, no evaluation or checkpointing). Beside it (``--yardstick``):
 a minimal plain-Keras step of the same unsupervised networks
-(``aae_tf.yardstick``), the machine's float32 and bfloat16 matmul rates, and
+(``aae_tf.yardstick``), the same with Adam as TensorFlow's fused kernel, the machine's float32 and bfloat16 matmul rates, and
 the fraction of the float32 bound the unsupervised step reaches. With
 ``--epoch``: one whole training epoch (data, evaluation, summaries,
 checkpoint) against its steps' pure time.
@@ -137,14 +137,16 @@ def yardsticks(mnist, step_rates):
     ncode = MODE_SETTINGS["unsupervised"]["ncode"]
     images = data.to_float_images(mnist.train_images[:FLAGS.bsize])
     for xla, precision in [(x, p) for x in FLAGS.xla for p in FLAGS.precision]:
-        step = yardstick.minimal_unsupervised_step(ncode, FLAGS.hidden, xla == "on", precision)
         seed = tf.constant([1, 2])
-        rate, ms = time_steps(lambda: step(images, seed))
-        print(f"{'minimal Keras':15s} XLA {xla:3s} {precision:14s} {rate:8.0f} images/s ({ms:.1f} ms/step, 3 phases, "
-              "unsupervised networks)", flush=True)
-        mine = step_rates.get(("unsupervised", xla, precision))
-        if mine:
-            print(f"{'':15s} the project's unsupervised step / the minimal one: {mine / rate:.2f}", flush=True)
+        for fused in (False, True):
+            step = yardstick.minimal_unsupervised_step(ncode, FLAGS.hidden, xla == "on", precision, fused_adam=fused)
+            rate, ms = time_steps(lambda: step(images, seed))
+            name = "minimal, fused" if fused else "minimal Keras"
+            print(f"{name:15s} XLA {xla:3s} {precision:14s} {rate:8.0f} images/s ({ms:.1f} ms/step, 3 phases, "
+                  f"unsupervised networks{', Adam as one fused op per variable' if fused else ''})", flush=True)
+            mine = step_rates.get(("unsupervised", xla, precision))
+            if mine and not fused:
+                print(f"{'':15s} the project's unsupervised step / the minimal one: {mine / rate:.2f}", flush=True)
     flops = yardstick.unsupervised_flops_per_image(ncode, FLAGS.hidden)
     for dtype in (tf.float32, tf.bfloat16):
         gflops = yardstick.matmul_gflops(dtype, rows=FLAGS.bsize, inner=FLAGS.hidden, cols=FLAGS.hidden)

@@ -1,5 +1,6 @@
 """The benchmark's yardsticks: the minimal Keras step and the FLOP count it is held against."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -17,6 +18,17 @@ def test_minimal_step_trains():
     images = tf.constant(np.random.default_rng(0).uniform(-1, 1, (5, 28, 28, 1)), tf.float32)
     losses = [float(step(images, tf.constant([0, i]))) for i in range(30)]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_fused_adam_makes_the_same_updates_as_keras_adam():
+    images = tf.constant(np.random.default_rng(1).uniform(-1, 1, (6, 28, 28, 1)), tf.float32)
+    losses = {}
+    for fused in (False, True):
+        keras.utils.set_random_seed(3)  # the same initial weights for both
+        step = yardstick.minimal_unsupervised_step(ncode=3, hidden=9, jit_compile=False, fused_adam=fused)
+        losses[fused] = [float(step(images, tf.constant([0, i]))) for i in range(6)]
+    assert losses[True][-1] < losses[True][0]
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-5)
 
 
 def test_matmul_rate_is_positive():
