@@ -4,11 +4,13 @@ No figure in the table is typed: each comes from a run folder, grouped over
 seeds (mean ± sd) when several runs differ only in their seed.
 """
 
+import dataclasses
 import math
 import os
 
 import numpy as np
 
+from aae_tf import config as config_lib
 from aae_tf import plots
 from aae_tf import runfiles
 
@@ -28,7 +30,9 @@ PUBLIC = {
     ("unsupervised", "parzen"): "340.1 ± 2.9 nats (1henrypage, 2,000 epochs)",
 }
 # Settings that do not make two runs different experiments.
-NOT_A_SETTING = ("seed", "max_epoch", "summary_every", "jit_compile", "data_path", "changes", "command")
+NOT_A_SETTING = ("seed", "max_epoch", "summary_every", "jit_compile", "precision", "data_path", "changes", "command")
+# What a run recorded before a setting existed trained with: the setting's default.
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(config_lib.ExperimentConfig)}
 
 
 def setting(flags):
@@ -88,6 +92,7 @@ def run_summary(save_path):
 
 
 def _group_key(flags):
+    flags = dict({k: _DEFAULTS[k] for k in config_lib.ADDED_LATER if k not in flags}, **flags)
     return tuple(sorted((k, str(v)) for k, v in flags.items() if k not in NOT_A_SETTING))
 
 
@@ -173,4 +178,17 @@ def epochs_table(summaries, keys, every=1):
                 v = r.get(k)
                 cells.append("–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)))
             lines.append(f"| `{name}` | {r['epoch']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def metrics_table(paths, keys):
+    """A markdown table of each run's ``metrics.json`` ``keys`` (e.g. the Parzen scores of copies of a run)."""
+    lines = ["| run | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for path in paths:
+        recorded = runfiles.read_json_object(os.path.join(path, runfiles.METRICS_FILE)) or {}
+        cells = []
+        for k in keys:
+            v = recorded.get(k)
+            cells.append("–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)))
+        lines.append(f"| `{os.path.basename(os.path.normpath(path))}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -20,6 +20,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("runs", [], "Run folders (each with flags.json and history.jsonl).")
 flags.DEFINE_string("table", None, "Write the markdown table here (default: print it).")
 flags.DEFINE_list("epoch_keys", [], "Instead of the results table, a per-epoch table of these metrics.")
+flags.DEFINE_list("metrics_keys", [], "Instead of the results table, a table of these keys of each run's "
+                  "metrics.json (e.g. log_likelihood,validation_log_likelihood,parzen_epoch).")
 flags.DEFINE_integer("every", 1, "With --epoch_keys: every how many epochs a row (the last is always shown).")
 flags.DEFINE_string("figures", None, "Folder for one learning-curve PNG per run (<run folder name>_curve.png).")
 
@@ -41,8 +43,14 @@ def main(argv):
             fail(str(e), code=1)
     if FLAGS.every < 1:
         fail("--every must be at least 1")
-    text = (results.epochs_table(summaries, FLAGS.epoch_keys, FLAGS.every) if FLAGS.epoch_keys
-            else results.table(summaries))
+    if FLAGS.epoch_keys and FLAGS.metrics_keys:
+        fail("pass --epoch_keys or --metrics_keys, not both")
+    if FLAGS.metrics_keys:
+        text = results.metrics_table([s["path"] for s in summaries], FLAGS.metrics_keys)
+    elif FLAGS.epoch_keys:
+        text = results.epochs_table(summaries, FLAGS.epoch_keys, FLAGS.every)
+    else:
+        text = results.table(summaries)
     if FLAGS.table:
         runfiles.write_atomically(FLAGS.table, lambda f: f.write(text))
         print(f"wrote {FLAGS.table}")

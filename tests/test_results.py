@@ -73,12 +73,20 @@ def test_copies_of_one_run_are_not_seeds_the_validation_set_chooses(tmp_path):
     other_seed = fabricate(str(tmp_path / "seed1"), [{"epoch": 0}], seed=1, **parzen)
     with open(os.path.join(other_seed, "metrics.json"), "w") as f:
         json.dump({"log_likelihood": 301.25, "validation_log_likelihood": 300.0, "parzen_epoch": 0}, f)
+    with open(os.path.join(tmp_path, "early", "flags.json")) as f:  # recorded before --dataset existed
+        flags = json.load(f)
+    del flags["dataset"]
+    with open(os.path.join(tmp_path, "early", "flags.json"), "w") as f:
+        json.dump(flags, f)
     summaries = [results.run_summary(str(tmp_path / n)) for n in ("late", "live", "early", "seed1")]
     row = results.table(summaries).splitlines()[2]
     # seed 0: the early copy (higher validation likelihood), not the mean of the copies; seed 1 beside it:
     # mean of 305.25 and 301.25 = 303.25, sd 2.83
     assert ("| 303.25 ± 2.83 | 26, 0 | 2 | 27, 1 | paper | `early` (the validation set's choice of 3 copies), "
             "`seed1` |") in row
+    scores = results.metrics_table([str(tmp_path / n) for n in ("early", "late", "live")],
+                                   ["validation_log_likelihood", "log_likelihood", "parzen_epoch"]).splitlines()
+    assert scores[2:] == ["| `early` | 305 | 305.2 | 26 |", "| `late` | 296 | 298.5 | 113 |", "| `live` | – | – | – |"]
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
