@@ -164,6 +164,12 @@ def learning_curve(summary, path, keys=("test_error", "validation_error", "valid
     return path
 
 
+def _cells(values, keys):
+    """Table cells of ``values[k]`` for each of ``keys``: 4 significant digits, ``–`` where absent."""
+    return " | ".join("–" if values.get(k) is None else
+                      (f"{values[k]:.4g}" if isinstance(values[k], float) else str(values[k])) for k in keys)
+
+
 def epochs_table(summaries, keys, every=1):
     """A markdown table of each run's per-epoch ``keys`` (every ``every``-th epoch, and its last)."""
     lines = ["| run | epoch | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
@@ -173,11 +179,7 @@ def epochs_table(summaries, keys, every=1):
         for i, r in enumerate(records):
             if i % every and i != len(records) - 1:
                 continue
-            cells = []
-            for k in keys:
-                v = r.get(k)
-                cells.append("–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)))
-            lines.append(f"| `{name}` | {r['epoch']} | " + " | ".join(cells) + " |")
+            lines.append(f"| `{name}` | {r['epoch']} | " + _cells(r, keys) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -186,9 +188,5 @@ def metrics_table(paths, keys):
     lines = ["| run | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for path in paths:
         recorded = runfiles.read_json_object(os.path.join(path, runfiles.METRICS_FILE)) or {}
-        cells = []
-        for k in keys:
-            v = recorded.get(k)
-            cells.append("–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)))
-        lines.append(f"| `{os.path.basename(os.path.normpath(path))}` | " + " | ".join(cells) + " |")
+        lines.append(f"| `{os.path.basename(os.path.normpath(path))}` | " + _cells(recorded, keys) + " |")
     return "\n".join(lines) + "\n"
