@@ -26,6 +26,7 @@ from aae_tf import evaluation
 from aae_tf import figures
 from aae_tf import losses
 from aae_tf import models
+from aae_tf import optimizers
 from aae_tf import priors
 
 NUM_CLASSES = data_lib.NUM_CLASSES
@@ -69,9 +70,10 @@ def make_optimizer(config, steps_per_epoch, kind="reconstruction"):
     boundaries = [e * steps_per_epoch - 1 for e in config.lr_decay_epochs]
     values = [initial / 10 ** i for i in range(len(boundaries) + 1)]
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    # Keras's optimizers, each variable's update fused into one kernel (``aae_tf.optimizers``).
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=schedule, momentum=SGD_MOMENTUM[kind])
-    return keras.optimizers.Adam(learning_rate=schedule, beta_1=config.beta1)
+        return optimizers.FusedSGD(learning_rate=schedule, momentum=SGD_MOMENTUM[kind])
+    return optimizers.FusedAdam(learning_rate=schedule, beta_1=config.beta1)
 
 
 def replica_rows(draw, n, seed):
