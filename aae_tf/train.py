@@ -24,6 +24,7 @@ from aae_tf import distribute
 from aae_tf import runfiles
 
 CHECKPOINT_DIR = "checkpoints"
+BEST_DIR = "best"  # under CHECKPOINT_DIR: the validation-chosen epoch's checkpoint, kept past the rotation
 # Losses are read back from the device every this many steps (and at the end of an epoch), not after each.
 READBACK_EVERY = 10
 
@@ -187,11 +188,42 @@ class Engine:
     # ------------------------------------------------------------ checkpoints
 
     def available_epochs(self):
-        """Epoch numbers (counted from 0) of the complete checkpoints on disk."""
-        return checkpoints_on_disk(self.checkpoint_dir)
+        """Epoch numbers (counted from 0) of the complete checkpoints on disk, the kept best one included."""
+        return sorted(set(checkpoints_on_disk(self.checkpoint_dir)) | set(checkpoints_on_disk(self.best_dir)))
+
+    @property
+    def best_dir(self):
+        return os.path.join(self.checkpoint_dir, BEST_DIR)
 
     def _path(self, epoch):
-        return os.path.join(self.checkpoint_dir, f"ckpt-{epoch}")
+        path = os.path.join(self.checkpoint_dir, f"ckpt-{epoch}")
+        if epoch in checkpoints_on_disk(self.checkpoint_dir) or epoch not in checkpoints_on_disk(self.best_dir):
+            return path
+        return os.path.join(self.best_dir, f"ckpt-{epoch}")
+
+    def _keep_best(self, epoch):
+        """Keeps epoch ``epoch``'s checkpoint in ``checkpoints/best/`` (the manager keeps only the newest few).
+
+        Hard links where the file system has them (else copies, each
+        renamed into place); the previous best's files go only after the
+        new ones are complete, so a best checkpoint is on disk at every moment.
+        """
+        os.makedirs(self.best_dir, exist_ok=True)
+        source = os.path.join(self.checkpoint_dir, f"ckpt-{epoch}")
+        files = sorted(glob.glob(source + ".data-*")) + [source + ".index"]  # the index last: it marks completeness
+        for path in files:
+            target = os.path.join(self.best_dir, os.path.basename(path))
+            partial = target + ".partial"
+            if os.path.exists(partial):  # left by an interrupted copy
+                os.remove(partial)
+            try:
+                os.link(path, partial)
+            except OSError:
+                shutil.copyfile(path, partial)
+            os.replace(partial, target)
+        for path in glob.glob(os.path.join(self.best_dir, "ckpt-*")):
+            if not os.path.basename(path).startswith(f"ckpt-{epoch}."):
+                os.remove(path)
 
     def _restore(self, path, partial):
         try:
@@ -232,7 +264,7 @@ class Engine:
             self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(self.write_path, CHECKPOINT_DIR),
                                                       max_to_keep=1, checkpoint_name="ckpt")
             return int(self.epoch.numpy()) if epochs else 0
-        epochs = self.available_epochs()
+        epochs = checkpoints_on_disk(self.checkpoint_dir)  # the rotating ones; the kept best is older than these
         failures = []
         for epoch in reversed(epochs):
             try:
@@ -248,7 +280,7 @@ class Engine:
         else:
             if failures:
                 raise failures[0][1]
-        intact = self.available_epochs()
+        intact = checkpoints_on_disk(self.checkpoint_dir)
         if intact:
             tf.compat.v1.train.update_checkpoint_state(
                 self.checkpoint_dir, self._path(intact[-1]),
@@ -390,6 +422,8 @@ class Engine:
             records.append(metrics)
             self.manager.save(checkpoint_number=epoch)
             summary = runfiles.write_metrics(self.save_path, records, extra, setup.selection_metric)
+            if summary.get("best_epoch") == epoch:
+                self._keep_best(epoch)
             if verbose:
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(summary.items())
                                   if k != "epoch" and not k.endswith("_loss") and not k.startswith("learning_rate_")

@@ -147,6 +147,27 @@ def test_shuffling_is_seeded_per_epoch(small_mnist, tmp_path):
     assert data.NUM_CLASSES == 10
 
 
+def test_the_validation_chosen_checkpoint_outlives_the_rotation(small_mnist, tmp_path):
+    config = config_lib.ExperimentConfig(**dict(SMALL, mode="semisupervised", ncode=3, nlabel=50, max_epoch=4))
+    engine = train.Engine(experiments.create(config, small_mnist), str(tmp_path), max_to_keep=1)
+    validation = iter([6.0, 2.0, 3.0, 4.0])  # epoch 1 is the chosen one, three epochs before the last
+    kernels = []
+
+    def scripted_evaluation():
+        kernels.append(engine.setup.networks["encoder"].weights[0].numpy().copy())
+        return {"validation_error": next(validation), "test_error": 50.0}
+    engine.setup.evaluate = scripted_evaluation
+    metrics = engine.fit(verbose=False)
+    assert metrics["best_epoch"] == 1
+    assert train.checkpoints_on_disk(tmp_path / "checkpoints") == [3]
+    assert os.listdir(tmp_path / "checkpoints" / "best") and engine.available_epochs() == [1, 3]
+    fresh = make_engine(small_mnist, tmp_path, mode="semisupervised", ncode=3, nlabel=50)
+    fresh.restore_epoch(1)
+    np.testing.assert_array_equal(fresh.setup.networks["encoder"].weights[0].numpy(), kernels[1])
+    assert not np.array_equal(kernels[1], kernels[3])
+    assert fresh.restore_latest() == 4  # resumes from the newest, never from the kept best
+
+
 def test_model_choice_uses_validation_only():
     records = [{"epoch": 0, "validation_error": 9.0, "test_error": 8.0},
                {"epoch": 1, "validation_error": 7.0, "test_error": 9.5},
