@@ -170,10 +170,19 @@ def flag_value(mode, field, flag):
 
 def make_config(mode):
     """The experiment's own default configuration, with the flags the user typed."""
-    from aae_tf import experiments
-    from aae_tf.config import ConfigError
     if FLAGS.data_path is not None and not FLAGS.data_path.strip():
         fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
+    from aae_tf import config as config_lib  # free of TensorFlow
+    from aae_tf.config import ConfigError
+    # Each setting's own range, checked before TensorFlow loads (seconds): the range checks look at one field
+    # each, so the defaults of the other fields do not matter here.
+    plain = {field: FLAGS[flag].value for field, flag in typed_fields().items()
+             if flag not in ("noise", "encoder") and field != "adversarial_learning_rate"}
+    try:
+        config_lib.ExperimentConfig(mode=mode, **plain)
+    except ConfigError as e:
+        fail(f"--{FLAG_OF_FIELD.get(e.field, e.field)} {e.reason}")
+    from aae_tf import experiments
     settings = {}
     try:
         if FLAGS.optimizer == "sgd" and FLAGS.recipe == "reference":

@@ -49,7 +49,10 @@ def tiny_idx(small_mnist, tmp_path_factory):
 
 SCRIPT = os.path.join(ROOT, "experiment", "aae_mnist.py")
 VAE_SCRIPT = os.path.join(ROOT, "experiment", "vae_mnist.py")
-FAST = ["--hidden", "32", "--bsize", "50", "--validation_size", "200"]
+SMALL = ["--hidden", "32", "--bsize", "50", "--validation_size", "200"]
+# Without XLA: its compile costs each process about 2 s here. The default, compiled path runs end to end in
+# test_cli.py (gmm_run, trained and resumed with SMALL) and step by step in the compiled-vs-plain tests.
+FAST = [*SMALL, "--noxla"]
 
 
 def cli(*args, cwd=None):

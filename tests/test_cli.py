@@ -8,13 +8,13 @@ import sys
 import pytest
 
 from aae_tf import train
-from conftest import FAST, SCRIPT, cli, ok, one_line_error, png_shape
+from conftest import FAST, SCRIPT, SMALL, cli, ok, one_line_error, png_shape
 
 
 @pytest.fixture(scope="module")
 def gmm_run(tiny_idx, tmp_path_factory):
     save = str(tmp_path_factory.mktemp("cli") / "gmm")
-    ok("--train", "--dist_type", "gmm", "--maxepoch", "1", "--data_path", tiny_idx, "--save_path", save, *FAST)
+    ok("--train", "--dist_type", "gmm", "--maxepoch", "1", "--data_path", tiny_idx, "--save_path", save, *SMALL)
     return save
 
 
@@ -51,7 +51,7 @@ def test_generate_and_viz_draw_the_trained_model(gmm_run):
 
 def test_same_command_resumes(gmm_run, tiny_idx):
     result = ok("--train", "--dist_type", "gmm", "--maxepoch", "2", "--data_path", tiny_idx,
-                "--save_path", gmm_run, *FAST)
+                "--save_path", gmm_run, *SMALL)
     assert "resuming" in result.stdout
     assert os.path.exists(os.path.join(gmm_run, "checkpoints", "ckpt-1.index"))
     with open(os.path.join(gmm_run, "metrics.json")) as f:
