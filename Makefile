@@ -22,4 +22,4 @@ train: $(STAMP)
 	$(VENV)/bin/python experiment/aae_mnist.py --train --dist_type gmm $(ARGS)
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile tests $(ARGS)
+	$(VENV)/bin/python -m pytest -q -n auto --dist worksteal tests $(ARGS)

@@ -117,7 +117,9 @@ class Engine:
         # XLA cannot compile a step whose variables live on several devices (each replica's copy of a mirrored
         # variable sits on its own device); with more than one replica the step runs as a plain tf.function.
         self.jit_compile = self.config.jit_compile and replicas == 1
-        self._step_fn = tf.function(self._distributed_step, jit_compile=self.jit_compile)
+        # Without autograph: the step has no tensor-dependent Python control flow, and converting its
+        # source cost each process about a second of tracing.
+        self._step_fn = tf.function(self._distributed_step, jit_compile=self.jit_compile, autograph=False)
 
     # ------------------------------------------------------------------ step
 

@@ -55,6 +55,12 @@ SMALL = ["--hidden", "32", "--bsize", "50", "--validation_size", "200"]
 FAST = [*SMALL, "--noxla"]
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker more than the cores. Most tests run the command line in a subprocess that
+    spends seconds single-threaded (importing TensorFlow, tracing), so one more worker keeps the cores busy."""
+    return (os.cpu_count() or 1) + 1
+
+
 def cli(*args, cwd=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env,

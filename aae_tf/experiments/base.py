@@ -229,7 +229,8 @@ class Experiment:
         # The evaluation's encode and decode, compiled like the training step (XLA cannot compile code whose
         # variables sit on several devices, so not with more than one replica).
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        self._evaluation_pass = tf.function(self._evaluate_batch, jit_compile=config.jit_compile and replicas == 1)
+        self._evaluation_pass = tf.function(self._evaluate_batch, jit_compile=config.jit_compile and replicas == 1,
+                                            autograph=False)  # no tensor-dependent control flow to convert
 
     def label_categories(self):
         """Categories of the encoder's label code y (0: none)."""
