@@ -35,6 +35,17 @@ def _hidden_stack(hidden, n_layers, dropout_rate, prefix, batchnorm=False, kerne
 _TRAINING_AWARE = (keras.layers.Dropout, keras.layers.BatchNormalization)
 
 
+def _track(model, layers):
+    """Makes each layer of ``layers`` an attribute of ``model`` (named after the layer).
+
+    tf.train.Checkpoint does not follow a Keras 3 model's lists of layers: the dense kernels of such a list
+    were saved only through the optimizers that train them, and variables no optimizer holds (batch
+    normalization's moving mean and variance) not at all.
+    """
+    for layer in layers:
+        setattr(model, layer.name, layer)
+
+
 def _run(layers, x, training):
     for layer in layers:
         x = layer(x, training=training) if isinstance(layer, _TRAINING_AWARE) else layer(x)
@@ -99,6 +110,7 @@ class Encoder(keras.Model):
         self.input_dropout = (keras.layers.Dropout(input_dropout_rate, name="encoder_input_dropout")
                               if input_dropout_rate > 0 else None)
         self.body = _hidden_stack(hidden, n_layers, dropout_rate, "encoder", batchnorm, init, synchronized_batchnorm)
+        _track(self, self.body)
         self.mean_head = keras.layers.Dense(ncode, name="style_code", kernel_initializer=init)
         self.log_std_head = keras.layers.Dense(ncode, name="log_std") if variational else None
         self.label_head = keras.layers.Dense(ncat, name="label_logits", kernel_initializer=init) if ncat else None
@@ -131,6 +143,33 @@ class Encoder(keras.Model):
             out.update(label_logits=logits, label_code=tf.nn.softmax(logits))
         return out
 
+    def hidden_batchnorms(self):
+        """The batch normalizations of the hidden layers, in order."""
+        return [layer for layer in self.body if isinstance(layer, keras.layers.BatchNormalization)]
+
+    def set_batchnorm_statistics(self, images, batch_size):
+        """Re-estimates the moving mean and variance of the hidden batch normalizations from ``images``.
+
+        As training estimates them: the encoder runs in training mode (input dropout and batch statistics),
+        and each moving statistic becomes the average of the per-batch statistics (Keras's moving average
+        with momentum 1 - 1/k at the k-th batch). Every other variable keeps its value. For checkpoints
+        written before those statistics were saved (see ``_track``).
+        """
+        norms = self.hidden_batchnorms()
+        others = [layer for layer in (self.label_norm,) if layer is not None]
+        kept = [(v, v.numpy()) for layer in others for v in layer.non_trainable_variables]
+        momentum = [norm.momentum for norm in norms]
+        try:
+            for k, start in enumerate(range(0, int(images.shape[0]) - batch_size + 1, batch_size), 1):
+                for norm in norms:
+                    norm.momentum = 1.0 - 1.0 / k
+                self(images[start:start + batch_size], training=True)
+        finally:
+            for norm, value in zip(norms, momentum):
+                norm.momentum = value
+            for variable, value in kept:
+                variable.assign(value)
+
     def get_config(self):
         return dict(super().get_config(), ncode=self.ncode, ncat=self.ncat, hidden=self.hidden,
                     n_layers=self.n_layers, dropout_rate=self.dropout_rate, variational=self.variational,
@@ -153,6 +192,7 @@ class Decoder(keras.Model):
         self.dropout_rate, self.init_std, self.output_activation = dropout_rate, init_std, output_activation
         init = kernel_initializer(init_std)
         self.body = _hidden_stack(hidden, n_layers, dropout_rate, "decoder", kernel_initializer=init)
+        _track(self, self.body)
         n_pixels = 1
         for d in self.image_shape:
             n_pixels *= d
@@ -183,6 +223,7 @@ class Discriminator(keras.Model):
         self.hidden, self.n_layers, self.init_std = hidden, n_layers, init_std
         init = kernel_initializer(init_std)
         self.body = _hidden_stack(hidden, n_layers, 0.0, "discriminator", kernel_initializer=init)
+        _track(self, self.body)
         self.logit = keras.layers.Dense(1, name="logit", kernel_initializer=init)
 
     def call(self, features, training=False):

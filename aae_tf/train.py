@@ -24,6 +24,7 @@ from aae_tf import distribute
 from aae_tf import runfiles
 
 CHECKPOINT_DIR = "checkpoints"
+RECALIBRATION_IMAGES = 10_000  # training images that set an old checkpoint's batch-normalization statistics
 BEST_DIR = "best"  # under CHECKPOINT_DIR: the validation-chosen epoch's checkpoint, kept past the rotation
 # Losses are read back from the device every this many steps (and at the end of an epoch), not after each.
 READBACK_EVERY = 10
@@ -227,16 +228,32 @@ class Engine:
             if not os.path.basename(path).startswith(f"ckpt-{epoch}."):
                 os.remove(path)
 
-    def _restore(self, path, partial):
+    def _restore(self, path, partial, report=print):
         try:
+            recalibrate = self._lacks_batchnorm_statistics(path)
             status = self.checkpoint.restore(path)
-            if partial:
+            if partial or recalibrate:  # an old checkpoint has no values for the statistics
                 status.expect_partial()
             else:
                 status.assert_existing_objects_matched()
         except (ValueError, AssertionError, IndexError, tf.errors.OpError) as e:  # IndexError: a truncated file
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             raise CheckpointError(f"the checkpoint {path} is damaged or does not fit this model ({first})") from None
+        if recalibrate:
+            n = min(RECALIBRATION_IMAGES, len(self.setup.data.train_images))
+            self.setup.networks["encoder"].set_batchnorm_statistics(
+                self.setup.images(self.setup.data.train_images[:n]), self.config.batch_size)
+            report(f"note: {path} was written before the encoder's batch-normalization statistics were saved; "
+                   f"set them from {n} training images")
+
+    def _lacks_batchnorm_statistics(self, path):
+        """Whether the checkpoint lacks the moving statistics of the encoder's hidden batch normalizations."""
+        encoder = self.setup.networks.get("encoder")
+        norms = encoder.hidden_batchnorms() if hasattr(encoder, "hidden_batchnorms") else []
+        if not norms:
+            return False
+        saved = {name for name, _ in tf.train.list_variables(path)}
+        return any(f"encoder/{norm.name}/moving_mean/.ATTRIBUTES/VARIABLE_VALUE" not in saved for norm in norms)
 
     def _set_aside(self, epoch):
         """Renames a damaged checkpoint's files to ``*.damaged`` (kept, never deleted)."""
@@ -270,7 +287,7 @@ class Engine:
         failures = []
         for epoch in reversed(epochs):
             try:
-                self._restore(self._path(epoch), partial=False)
+                self._restore(self._path(epoch), partial=False, report=report)
             except CheckpointError as e:
                 failures.append((epoch, e))
                 continue
@@ -291,7 +308,7 @@ class Engine:
                                                   max_to_keep=self.max_to_keep, checkpoint_name="ckpt")
         return int(self.epoch.numpy()) if intact else 0
 
-    def restore_epoch(self, epoch):
+    def restore_epoch(self, epoch, report=print):
         """Restores the checkpoint written after epoch ``epoch`` (counted from 0), for inference.
 
         Reads only; safe beside a process that is training the same folder.
@@ -301,7 +318,7 @@ class Engine:
             listing = ", ".join(map(str, have)) if have else "none"
             raise CheckpointError(f"no checkpoint for epoch {epoch} in {self.checkpoint_dir} "
                                   f"(epochs with checkpoints: {listing}); pass one of them with --load")
-        self._restore(self._path(epoch), partial=True)
+        self._restore(self._path(epoch), partial=True, report=report)
 
     # ------------------------------------------------------------ summaries
 

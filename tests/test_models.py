@@ -91,3 +91,38 @@ def test_initial_kernels_follow_init_std():
     encoder(tf.zeros([1, 28, 28, 1]))
     kernel = encoder.trainable_variables[0].numpy()
     assert abs(kernel.std() - 0.01) < 0.001 and abs(kernel.mean()) < 0.001
+
+
+def test_a_checkpoint_holds_every_variable_of_the_hidden_layers(tmp_path):
+    # tf.train.Checkpoint does not follow Keras 3 lists of layers; batch normalization's moving statistics
+    # (held by no optimizer) were lost from every checkpoint before the layers were tracked one by one.
+    encoder = models.Encoder(ncode=3, ncat=4, hidden=6, batchnorm=True, logits_batchnorm=True)
+    encoder(tf.zeros([2, 28, 28, 1]))
+    for norm in encoder.hidden_batchnorms():
+        norm.moving_mean.assign(tf.fill(norm.moving_mean.shape, 0.25))
+    path = tf.train.Checkpoint(encoder=encoder).write(str(tmp_path / "ckpt"))
+    saved = dict(tf.train.list_variables(path))
+    for name in ("encoder_dense0/_kernel", "encoder_batchnorm0/moving_mean", "encoder_batchnorm1/moving_variance",
+                 "label_norm/moving_mean"):
+        assert f"encoder/{name}/.ATTRIBUTES/VARIABLE_VALUE" in saved, name
+    fresh = models.Encoder(ncode=3, ncat=4, hidden=6, batchnorm=True, logits_batchnorm=True)
+    fresh(tf.zeros([2, 28, 28, 1]))
+    tf.train.Checkpoint(encoder=fresh).read(path).assert_consumed()
+    np.testing.assert_array_equal(fresh.hidden_batchnorms()[1].moving_mean.numpy(), np.full([6], 0.25))
+    assert len(fresh.weights) == len(encoder.weights) == 4 + 2 * 4 + 2 + 2 + 3  # no variable listed twice
+
+
+def test_batchnorm_statistics_are_the_mean_of_the_batch_statistics():
+    encoder = models.Encoder(ncode=2, ncat=3, hidden=5, n_layers=1, batchnorm=True, logits_batchnorm=True)
+    images = tf.random.stateless_uniform([12, 28, 28, 1], [4, 2])
+    encoder(images[:2])
+    label_before = [v.numpy() for v in encoder.label_norm.non_trainable_variables]
+    encoder.set_batchnorm_statistics(images, batch_size=4)  # three batches of 4
+    dense = encoder.body[0]
+    pre = (tf.reshape(images, [12, -1]) @ dense.kernel + dense.bias).numpy().reshape(3, 4, 5)
+    norm = encoder.hidden_batchnorms()[0]
+    np.testing.assert_allclose(norm.moving_mean.numpy(), pre.mean(1).mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(norm.moving_variance.numpy(), pre.var(1).mean(0), rtol=1e-4, atol=1e-6)
+    assert norm.momentum == 0.99
+    for before, after in zip(label_before, encoder.label_norm.non_trainable_variables):
+        np.testing.assert_array_equal(before, after.numpy())

@@ -204,6 +204,18 @@ def test_the_compiled_step_gives_the_losses_of_the_plain_one(small_mnist, tmp_pa
             np.testing.assert_allclose(compiled[key], plain[key], rtol=1e-5, err_msg=key)
 
 
+def test_a_restored_batchnorm_encoder_evaluates_as_at_the_end_of_training(small_mnist, tmp_path):
+    overrides = dict(mode="cluster", nlabel=0, ncode=3, ncluster=4, encoder_batchnorm=True, input_dropout=0.2,
+                     logits_batchnorm=True)
+    engine = make_engine(small_mnist, tmp_path, **overrides)
+    trained = engine.fit(verbose=False)
+    fresh = make_engine(small_mnist, tmp_path, **overrides)
+    fresh.restore_epoch(0)
+    for old, new in zip(engine.setup.networks["encoder"].weights, fresh.setup.networks["encoder"].weights):
+        np.testing.assert_array_equal(old.numpy(), new.numpy(), err_msg=old.path)
+    assert fresh.setup.evaluate()["validation_cluster_error"] == trained["validation_cluster_error"]
+
+
 def test_model_choice_uses_validation_only():
     records = [{"epoch": 0, "validation_error": 9.0, "test_error": 8.0},
                {"epoch": 1, "validation_error": 7.0, "test_error": 9.5},
