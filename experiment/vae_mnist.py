@@ -57,10 +57,15 @@ def main(argv):
         fail(f"--train cannot be combined with --{actions[0]}: train first, then run --{actions[0]}")
     if not FLAGS.train and not actions:
         fail("nothing to do: pass one of --train, --generate, --viz, --test")
-    from aae_tf import experiments
-    from aae_tf.config import ConfigError
     if FLAGS.data_path is not None and not FLAGS.data_path.strip():
         fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
+    from aae_tf import config as config_lib  # free of TensorFlow
+    from aae_tf.config import ConfigError
+    try:  # each setting's own range, before TensorFlow loads (seconds), as experiment/aae_mnist.py does
+        config_lib.ExperimentConfig(mode="vae", **{field: FLAGS[flag].value for field, flag in typed().items()})
+    except ConfigError as e:
+        fail(f"--{FLAG_OF_FIELD.get(e.field, e.field)} {e.reason}")
+    from aae_tf import experiments
     try:
         config = experiments.default_config("vae", **{field: FLAGS[flag].value for field, flag in typed().items()})
     except ConfigError as e:

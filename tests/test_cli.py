@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from aae_tf import train
-from conftest import FAST, SCRIPT, SMALL, cli, ok, one_line_error, png_shape
+from conftest import FAST, SCRIPT, SMALL, VAE_SCRIPT, cli, ok, one_line_error, png_shape
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +165,21 @@ def test_damaged_flags_json_is_reported(gmm_run, tmp_path):
     assert "flags.json is damaged" in one_line_error(cli("--generate", "--load", "0", "--save_path", str(copy)))
     (copy / "flags.json").write_text("{not json")
     assert "flags.json is damaged" in one_line_error(cli("--viz", "--load", "0", "--save_path", str(copy)))
+
+
+@pytest.mark.parametrize("script, args, expected", [
+    (SCRIPT, ["--train", "--bsize", "1"], "--bsize must be at least 2"),
+    (SCRIPT, ["--train_semisupervised", "--nlabel", "-5"], "--nlabel must be -1 (all labels)"),
+    (VAE_SCRIPT, ["--train", "--hidden", "0"], "--hidden must be positive"),
+    (VAE_SCRIPT, ["--train", "--maxepoch", "0"], "--maxepoch must be positive"),
+])
+def test_range_errors_come_before_tensorflow_loads(script, args, expected, tmp_path):
+    # A "tensorflow" that fails when imported: the error must be the flag's, not this one.
+    fake = tmp_path / "fake" / "tensorflow"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('tensorflow was imported')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "fake"))
+    result = subprocess.run([sys.executable, script, *args, "--save_path", str(tmp_path / "r")],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert expected in one_line_error(result)
+    assert "tensorflow was imported" not in result.stderr
