@@ -17,6 +17,8 @@ def _hidden_stack(hidden, n_layers, dropout_rate, prefix, batchnorm=False, kerne
     ``synchronized``: batch statistics over every replica of a tf.distribute strategy (Keras computes them
     as E(x^2) - E(x)^2 from all-reduced sums, so it is only asked for when there are several replicas).
     """
+    if n_layers > 1:
+        _check_fits(hidden)
     layers = []
     for i in range(n_layers):
         if batchnorm:
@@ -30,6 +32,28 @@ def _hidden_stack(hidden, n_layers, dropout_rate, prefix, batchnorm=False, kerne
         if dropout_rate > 0:
             layers.append(keras.layers.Dropout(dropout_rate, name=f"{prefix}_dropout{i}"))
     return layers
+
+
+def available_memory_bytes():
+    """MemAvailable of /proc/meminfo, or None where there is none (not Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_fits(hidden, available=None):
+    """Refuses, in a second, a hidden-to-hidden float32 kernel larger than the memory available: TensorFlow
+    would otherwise spend tens of seconds filling it with random numbers before it runs out of memory."""
+    available = available_memory_bytes() if available is None else available
+    needed = 4 * hidden * hidden
+    if available is not None and needed > available:
+        raise ValueError(f"a hidden layer of {hidden} units needs {needed / 2**30:.1f} GiB for one weight matrix "
+                         f"alone, more than the {available / 2**30:.1f} GiB of memory available: lower --hidden")
 
 
 _TRAINING_AWARE = (keras.layers.Dropout, keras.layers.BatchNormalization)

@@ -159,7 +159,7 @@ def test_damaged_metrics_and_checkpoints(run2, tiny_idx, tmp_path):
     (["--train_semisupervised", "--nlabel", "5"], "--nlabel 5 must be a multiple of 10"),
     (["--train_semisupervised", "--nlabel", "5000"], "exceeds"),
     (["--train_semisupervised", "--validation_size", "0"], "--validation_size 0 leaves no images"),
-    (["--train", "--hidden", "100000"], "ran out of memory or disk space"),
+    (["--train", "--hidden", "100000"], "of memory available: lower --hidden"),
 ])
 def test_settings_the_model_cannot_use(args, expected, tiny_idx, tmp_path):
     assert expected in one_line_error(cli(*FAST, *args, "--data_path", tiny_idx,
@@ -183,3 +183,21 @@ def test_killed_at_random_moments_ends_with_the_uninterrupted_weights(tiny_idx, 
     for name in expected:
         np.testing.assert_array_equal(expected[name], got[name], err_msg=name)
     assert history_epochs(killed) == [0, 1, 2]
+
+
+def test_running_out_of_memory_is_one_line_naming_the_resume_point(tmp_path, capsys):
+    from aae_tf import cli as cli_lib
+
+    def command():
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[7,7]\nmore")
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli_lib.run_guarded(command, str(tmp_path), ["prog"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: ran out of memory or disk space (OOM when allocating tensor with shape[7,7]); "
+                   f"no checkpoint was written yet in {tmp_path}; free some (or lower --hidden / --bsize) "
+                   "and rerun to start over"]

@@ -1,5 +1,8 @@
+import os
+
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from aae_tf import models
@@ -126,3 +129,21 @@ def test_batchnorm_statistics_are_the_mean_of_the_batch_statistics():
     assert norm.momentum == 0.99
     for before, after in zip(label_before, encoder.label_norm.non_trainable_variables):
         np.testing.assert_array_equal(before, after.numpy())
+
+
+def test_a_hidden_layer_larger_than_the_memory_is_refused_before_it_is_filled(monkeypatch):
+    models._check_fits(300, available=4 * 300 * 300)  # exactly fits: 360,000 bytes
+    with pytest.raises(ValueError, match=r"300 units needs 0.0 GiB .* lower --hidden"):
+        models._check_fits(300, available=4 * 300 * 300 - 1)
+    monkeypatch.setattr(models, "available_memory_bytes", lambda: 4 * 16 * 16 - 1)
+    with pytest.raises(ValueError, match="16 units needs"):  # through a network's constructor
+        models.Discriminator(hidden=16)
+    models.Discriminator(hidden=15)
+
+
+def test_available_memory_is_read_where_the_system_reports_it():
+    available = models.available_memory_bytes()
+    if os.path.exists("/proc/meminfo"):
+        assert isinstance(available, int) and available > 0
+    else:
+        assert available is None
