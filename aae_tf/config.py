@@ -14,7 +14,7 @@ ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variat
 # Settings added after the first release: a run recorded before them trained with their defaults.
 ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
                "jit_compile", "logits_scale", "precision", "prior_scale", "pixel_range", "reconstruction_cost",
-               "classification_learning_rate", "recipe", "dataset")
+               "classification_learning_rate", "recipe", "dataset", "labeled_reconstruction")
 
 # Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
 RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision")
@@ -106,6 +106,10 @@ class ExperimentConfig:
       classification_learning_rate: initial learning rate of the
         semi-supervised classification phase; None means ``learning_rate``
         (the paper's SGD recipe: the adversarial phases' 0.1).
+      labeled_reconstruction: the reconstruction phase also reconstructs the
+        labeled mini-batch from its style code joined with its true one-hot
+        label (a departure from the paper, a public trick for the
+        semi-supervised model).
       dataset: ``mnist`` (found offline), or the name of an image dataset of
         tensorflow-datasets with ten classes (``fashion_mnist``, ``kmnist``,
         ``svhn_cropped``); the networks take its image shape.
@@ -154,6 +158,7 @@ class ExperimentConfig:
     classification_learning_rate: Optional[float] = None
     recipe: str = "reference"
     dataset: str = "mnist"
+    labeled_reconstruction: bool = False
 
     def __post_init__(self):
         def need(ok, field, reason):
@@ -243,5 +248,5 @@ _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "f
           "discriminator_noise_std": "float",
           "init_std": "optional float", "jit_compile": "bool", "precision": "str", "prior_scale": "float",
           "pixel_range": "str", "reconstruction_cost": "str", "classification_learning_rate": "optional float",
-          "recipe": "str", "dataset": "str"}
+          "recipe": "str", "dataset": "str", "labeled_reconstruction": "bool"}
 assert set(_KINDS) == {f.name for f in dataclasses.fields(ExperimentConfig)}

@@ -46,7 +46,7 @@ def test_networks_and_phases(name, overrides, phases, z_width, y_width, decoder_
 
 @pytest.mark.parametrize("name, overrides", [
     ("unsupervised", {}), ("semisupervised", dict(nlabel=100)), ("cluster", dict(ncluster=6)),
-    ("dimreduce", dict(nlabel=100)), ("vae", {}),
+    ("dimreduce", dict(nlabel=100)), ("vae", {}), ("semisupervised", dict(nlabel=100, labeled_reconstruction=True)),
 ])
 def test_each_phase_changes_only_its_own_networks(name, overrides, synthetic_mnist):
     exp = build(name, synthetic_mnist, **overrides)
@@ -157,6 +157,31 @@ def test_unit_pixel_range_reaches_data_decoder_prior_and_optimizers(synthetic_mn
     assert float(logs["reconstruction_loss"]) == pytest.approx(784 * per_pixel, rel=1e-4)
 
 
+@pytest.mark.parametrize("name", ["semisupervised", "dimreduce"])
+def test_labeled_reconstruction_adds_the_labeled_batch_decoded_with_its_true_label(name, synthetic_mnist):
+    # No input noise, no dropout: the encoder is the same function in every call, whatever its seed.
+    exp = build(name, synthetic_mnist, ncode=3, nlabel=100, labeled_reconstruction=True, encw=2.0,
+                input_noise_std=0.0, dropout_keep=1.0)
+    plain = build(name, synthetic_mnist, ncode=3, nlabel=100, encw=2.0, input_noise_std=0.0, dropout_keep=1.0)
+    for net in exp.networks:
+        plain.networks[net].set_weights(exp.networks[net].get_weights())
+    batch = next(iter(exp.train_batches(0)))
+    seed = tf.constant([3, 4])
+    loss, logs = exp.reconstruction(batch, seed)
+    plain_loss, plain_logs = plain.reconstruction(batch, seed)
+
+    def labeled_cost(labels):
+        out = exp.encode_train(batch["labeled_image"], seed)
+        recon = exp.decode(out["style_code"], tf.one_hot(labels, 10), training=True)
+        return float(tf.reduce_mean(tf.square(batch["labeled_image"] - recon)))
+    expected = labeled_cost(batch["labeled_label"])
+    assert float(logs["labeled_reconstruction_loss"]) == pytest.approx(expected, rel=1e-5)
+    assert float(logs["reconstruction_loss"]) == pytest.approx(float(plain_logs["reconstruction_loss"]), rel=1e-6)
+    assert float(loss) == pytest.approx(float(plain_loss) + 2.0 * expected, rel=1e-5)
+    assert "labeled_reconstruction_loss" not in plain_logs
+    assert abs(labeled_cost((batch["labeled_label"] + 1) % 10) - expected) > 1e-6  # the label matters
+
+
 @pytest.mark.parametrize("name, overrides, message", [
     ("label", dict(dist_type="gaussian"), "gmm or swiss_roll"),
     ("semisupervised", dict(nlabel=0), "needs labeled images"),
@@ -164,6 +189,8 @@ def test_unit_pixel_range_reaches_data_decoder_prior_and_optimizers(synthetic_mn
     ("dimreduce", dict(nlabel=100, ncluster=20), "one cluster per digit"),
     ("vae", dict(variational_encoder=False), "Gaussian (variational) encoder"),
     ("semisupervised", dict(nlabel=15), "multiple of 10"),
+    ("unsupervised", dict(labeled_reconstruction=True), "needs one of them with --nlabel above 0"),
+    ("cluster", dict(labeled_reconstruction=True), "needs one of them with --nlabel above 0"),
 ])
 def test_configurations_the_model_refuses(name, overrides, message, synthetic_mnist):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -193,12 +193,20 @@ class Experiment:
         if config.validation_size == 0 and cls.needs_validation:
             raise ValueError("--validation_size 0 leaves no images to choose the model on (and to name the "
                              "clusters): hold out some, e.g. 10000")
+        if config.labeled_reconstruction and not cls.has_labeled_batches(config):
+            raise ValueError("--labeled_reconstruction reconstructs the labeled mini-batches of "
+                             "--train_semisupervised and --train_dimreduce: it needs one of them with --nlabel above 0")
 
     needs_validation = False
 
     @classmethod
     def uses_labels(cls, config):
         """Whether some training images keep their label."""
+        return False
+
+    @classmethod
+    def has_labeled_batches(cls, config):
+        """Whether a step also takes a mini-batch of the labeled images (the semi-supervised phase)."""
         return False
 
     # ------------------------------------------------------------ construction

@@ -2,6 +2,7 @@
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from aae_tf import data as data_lib
 from aae_tf import evaluation
@@ -46,6 +47,22 @@ class WithLabelCode(Experiment):
 
     def uses_classifier(self):
         return self.uses_labels(self.config) and self.data.n_labeled > 0
+
+    @classmethod
+    def has_labeled_batches(cls, config):
+        return cls.uses_labels(config) and config.nlabel != 0
+
+    def reconstruction(self, batch, seed):
+        """The reconstruction phase; with ``labeled_reconstruction`` also the labeled mini-batch, decoded from
+        its style code joined with its true one-hot label (a departure from the paper)."""
+        loss, logs = super().reconstruction(batch, seed)
+        if not self.config.labeled_reconstruction:
+            return loss, logs
+        images = batch["labeled_image"]
+        out = self.encode_train(images, tfp.random.split_seed(seed, 1, salt="labeled_reconstruction")[0])
+        recon = self.decode(out["style_code"], tf.one_hot(batch["labeled_label"], self.ncat), training=True)
+        rec = losses.reconstruction_loss(images, recon, self.config.reconstruction_cost)
+        return loss + self.config.encw * rec, {**logs, "labeled_reconstruction_loss": rec}
 
     def classification(self, batch, seed):
         """The semi-supervised classification phase: q(y|x) on a labeled mini-batch."""
