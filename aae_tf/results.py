@@ -170,16 +170,40 @@ def _cells(values, keys):
                       (f"{values[k]:.4g}" if isinstance(values[k], float) else str(values[k])) for k in keys)
 
 
-def epochs_table(summaries, keys, every=1):
-    """A markdown table of each run's per-epoch ``keys`` (every ``every``-th epoch, and its last)."""
+def _in_epochs(records, epochs):
+    """The records whose epoch lies in ``epochs`` (first, last), both included; all for None."""
+    if epochs is None:
+        return list(records)
+    return [r for r in records if epochs[0] <= r["epoch"] <= epochs[1]]
+
+
+def epochs_table(summaries, keys, every=1, epochs=None):
+    """A markdown table of each run's per-epoch ``keys`` (every ``every``-th epoch, and its last), of the
+    epochs in ``epochs`` (first, last) if given."""
     lines = ["| run | epoch | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     for s in summaries:
         name = os.path.basename(os.path.normpath(s["path"]))
-        records = s["records"]
+        records = _in_epochs(s["records"], epochs)
         for i, r in enumerate(records):
             if i % every and i != len(records) - 1:
                 continue
             lines.append(f"| `{name}` | {r['epoch']} | " + _cells(r, keys) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def span_table(summaries, keys, epochs):
+    """Runs side by side over the same epochs (a screen against its baseline): for each of ``keys``, the mean
+    and the range (min-max) over each run's epochs in ``epochs`` (first, last)."""
+    lines = ["| run | epochs | " + " | ".join(f"{k}: mean (min-max)" for k in keys) + " |",
+             "|---|---|" + "---|" * len(keys)]
+    for s in summaries:
+        records = _in_epochs(s["records"], epochs)
+        cells = []
+        for k in keys:
+            values = [r[k] for r in records if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])]
+            cells.append(f"{np.mean(values):.4g} ({min(values):.4g}-{max(values):.4g})" if values else "–")
+        span = f"{records[0]['epoch']}-{records[-1]['epoch']} ({len(records)})" if records else "none"
+        lines.append(f"| `{os.path.basename(os.path.normpath(s['path']))}` | {span} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,9 @@
   python experiment/results.py --runs ~/aae_runs/cluster16_a,~/aae_runs/cluster16_b \
       --table docs/results_table.md --figures docs/figures
 
+  python experiment/results.py --runs ~/aae_runs/semi100_paper,~/aae_runs/semi100_truelabel \
+      --span_keys validation_error,test_error --epochs 245:275     # a screen beside its baseline
+
 Every figure comes from the runs' own flags.json and history.jsonl; runs that
 differ only in their seed are one row (mean ± sd).
 """
@@ -23,7 +26,24 @@ flags.DEFINE_list("epoch_keys", [], "Instead of the results table, a per-epoch t
 flags.DEFINE_list("metrics_keys", [], "Instead of the results table, a table of these keys of each run's "
                   "metrics.json (e.g. log_likelihood,validation_log_likelihood,parzen_epoch).")
 flags.DEFINE_integer("every", 1, "With --epoch_keys: every how many epochs a row (the last is always shown).")
+flags.DEFINE_string("epochs", None, "With --epoch_keys or --span_keys: only the epochs FIRST:LAST (both included, "
+                    "counted from 0).")
+flags.DEFINE_list("span_keys", [], "Instead of the results table, the runs side by side over --epochs (a screen "
+                  "against its baseline): the mean and range of these metrics.")
 flags.DEFINE_string("figures", None, "Folder for one learning-curve PNG per run (<run folder name>_curve.png).")
+
+
+def parse_epochs(text):
+    """``FIRST:LAST`` as (first, last), None for None; a one-line error for anything else."""
+    if text is None:
+        return None
+    try:
+        first, last = (int(part) for part in text.split(":"))
+    except ValueError:
+        fail(f"--epochs {text} should be FIRST:LAST, two epochs counted from 0 (e.g. 245:275)")
+    if not 0 <= first <= last:
+        fail(f"--epochs {text}: FIRST must be at least 0 and at most LAST")
+    return first, last
 
 
 def main(argv):
@@ -43,12 +63,19 @@ def main(argv):
             fail(str(e), code=1)
     if FLAGS.every < 1:
         fail("--every must be at least 1")
-    if FLAGS.epoch_keys and FLAGS.metrics_keys:
-        fail("pass --epoch_keys or --metrics_keys, not both")
+    if sum(bool(k) for k in (FLAGS.epoch_keys, FLAGS.metrics_keys, FLAGS.span_keys)) > 1:
+        fail("pass one of --epoch_keys, --metrics_keys, --span_keys")
+    epochs = parse_epochs(FLAGS.epochs)
+    if epochs and not (FLAGS.epoch_keys or FLAGS.span_keys):
+        fail("--epochs goes with --epoch_keys or --span_keys")
+    if FLAGS.span_keys and not epochs:
+        fail("--span_keys needs --epochs FIRST:LAST, the same epochs for every run")
     if FLAGS.metrics_keys:
         text = results.metrics_table([s["path"] for s in summaries], FLAGS.metrics_keys)
+    elif FLAGS.span_keys:
+        text = results.span_table(summaries, FLAGS.span_keys, epochs)
     elif FLAGS.epoch_keys:
-        text = results.epochs_table(summaries, FLAGS.epoch_keys, FLAGS.every)
+        text = results.epochs_table(summaries, FLAGS.epoch_keys, FLAGS.every, epochs)
     else:
         text = results.table(summaries)
     if FLAGS.table:

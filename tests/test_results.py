@@ -95,3 +95,32 @@ def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "experiment", "results.py"),
                              "--runs", str(tmp_path / "none")], capture_output=True, text=True)
     assert result.returncode != 0 and "is not a folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_screen_beside_its_baseline_over_the_same_epochs(tmp_path):
+    semi = dict(mode="semisupervised", ncode=10, nlabel=100)
+    base = fabricate(str(tmp_path / "base"), [{"epoch": e, "validation_error": float(e), "test_error": 2.0 * e}
+                                              for e in range(8)], **semi)
+    screen = fabricate(str(tmp_path / "screen"), [{"epoch": e, "validation_error": 1.0, "test_error": None}
+                                                  for e in range(5, 7)], **semi)
+    summaries = [results.run_summary(base), results.run_summary(screen)]
+    assert results.span_table(summaries, ["validation_error", "test_error"], (5, 6)).splitlines()[2:] == [
+        "| `base` | 5-6 (2) | 5.5 (5-6) | 11 (10-12) |",  # epochs 5 and 6 only
+        "| `screen` | 5-6 (2) | 1 (1-1) | – |"]
+    rows = results.epochs_table(summaries[:1], ["test_error"], epochs=(2, 3)).splitlines()[2:]
+    assert rows == ["| `base` | 2 | 4 |", "| `base` | 3 | 6 |"]
+    assert results.span_table(summaries[1:], ["validation_error"], (0, 1)).splitlines()[2] == "| `screen` | none | – |"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--span_keys", "test_error"], "--span_keys needs --epochs FIRST:LAST"),
+    (["--span_keys", "test_error", "--epochs", "7"], "should be FIRST:LAST"),
+    (["--epoch_keys", "test_error", "--epochs", "6:5"], "FIRST must be at least 0 and at most LAST"),
+    (["--epochs", "1:2"], "--epochs goes with --epoch_keys or --span_keys"),
+    (["--span_keys", "a", "--epoch_keys", "b", "--epochs", "1:2"], "pass one of"),
+])
+def test_bad_epoch_ranges_are_one_line(args, message, tmp_path):
+    run = fabricate(str(tmp_path / "run"), [{"epoch": 0, "test_error": 1.0}], mode="unsupervised")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "experiment", "results.py"), "--runs", run, *args],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
