@@ -280,7 +280,12 @@ def _update_metrics(save_path, new):
     return metrics
 
 
-def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0):
+# What --parzen places its windows on: the model's samples (Table 1), or, to calibrate the estimate, the
+# model's reconstructions of training images or the training images themselves.
+PARZEN_CENTERS = ("prior", "reconstructions", "training")
+
+
+def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0, centers="prior"):
     """Parzen-window log-likelihood of the test images (paper Table 1), added to metrics.json.
 
     ``n_samples`` images decoded from prior samples are the window centers;
@@ -288,13 +293,27 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0)
     10,000 test images are scored with it. Pixels are on the [0, 1] scale of
     the GAN paper's protocol, so the figure is comparable with Table 1.
 
+    ``centers``: ``prior`` (the above), or, as references for the same
+    estimate, ``reconstructions`` (the model's reconstructions of the first
+    ``n_samples`` training images) or ``training`` (those images themselves);
+    their metrics are recorded as ``<centers>_centers_<key>``, beside the
+    model's, never over them.
+
     Returns:
       The Parzen metrics.
     """
     setup = engine.setup
-    n_batches = -(-n_samples // 1000)
-    seeds = tf.cast(tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_batches), tf.int32)
-    samples = np.concatenate([setup.sample_images(1000, seeds[i]).numpy() for i in range(n_batches)])[:n_samples]
+    if centers == "prior":
+        n_batches = -(-n_samples // 1000)
+        seeds = tf.cast(tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_batches),
+                        tf.int32)
+        samples = np.concatenate([setup.sample_images(1000, seeds[i]).numpy() for i in range(n_batches)])[:n_samples]
+    elif centers in ("reconstructions", "training"):
+        images, labels = setup.data.train_images[:n_samples], setup.data.train_labels[:n_samples]
+        samples = images.numpy() if centers == "training" else evaluation.batched(
+            lambda x, y: setup.reconstruct(x, y).numpy(), images, labels)
+    else:
+        raise ValueError(f"centers must be one of {', '.join(PARZEN_CENTERS)}, got {centers!r}")
     validation = setup.data.validation[0][:n_validation]
     if len(validation) == 0:
         raise UserError("--parzen chooses its window width on validation images: use a --validation_size above 0")
@@ -304,7 +323,9 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0)
 
     result = evaluation.parzen_log_likelihood(
         flat_unit(samples), flat_unit(setup.images(validation)), flat_unit(setup.images(mnist.test_images)))
-    result.update(parzen_samples=int(n_samples), parzen_epoch=int(engine.epoch.numpy()) - 1)
+    result.update(parzen_samples=int(len(samples)), parzen_epoch=int(engine.epoch.numpy()) - 1)
+    if centers != "prior":
+        result = {f"{centers}_centers_{k}": v for k, v in result.items()}
     _update_metrics(save_path, result)
     return result
 

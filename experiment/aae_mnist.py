@@ -30,6 +30,10 @@ flags.DEFINE_bool("label", False, "Give label information to the adversarial reg
 flags.DEFINE_bool("generate", False, "Decode random prior samples of a trained model.")
 flags.DEFINE_bool("viz", False, "Draw the latent space and the learned manifold (only with --ncode 2).")
 flags.DEFINE_bool("parzen", False, "Parzen-window log-likelihood of the test images (Table 1).")
+flags.DEFINE_enum("parzen_centers", "prior", ["prior", "reconstructions", "training"],
+                  "With --parzen: the windows on the model's samples (prior, Table 1), or, to calibrate the estimate, "
+                  "on its reconstructions of 10,000 training images or on those images themselves (recorded as "
+                  "<centers>_centers_log_likelihood etc. in metrics.json, beside the model's).")
 flags.DEFINE_bool("export", False, "Write the trained encoder and decoder as .keras files and one SavedModel with "
                   "encode/decode/sample(/classify/cluster) signatures, to <save_path>/export/epoch_<load>.")
 flags.DEFINE_bool("supervise", False, "With --generate: draw the supervised model's style/digit grid (Fig. 7).")
@@ -139,6 +143,8 @@ def chosen_mode():
         fail("--label goes with --train (the model of Fig. 3)")
     if FLAGS.supervise and not FLAGS.generate:
         fail("--supervise goes with --generate")
+    if FLAGS["parzen_centers"].present and not FLAGS.parzen:
+        fail("--parzen_centers goes with --parzen")
     if FLAGS.label and FLAGS.supervise:
         fail("--label and --supervise name different models: pass one")
     if trains:
@@ -259,9 +265,13 @@ def draw_command(config, save_path):
     if FLAGS.viz:
         written.extend(run.viz(engine, save_path, mnist))
     if FLAGS.parzen:
-        result = run.parzen(engine, save_path, mnist)
-        print(f"Parzen log-likelihood of the test images: {result['log_likelihood']:.1f} "
-              f"+- {result['log_likelihood_sem']:.1f} nats (window {result['parzen_sigma']:.3f})")
+        centers = FLAGS.parzen_centers
+        result = run.parzen(engine, save_path, mnist, centers=centers)
+        key = "" if centers == "prior" else f"{centers}_centers_"
+        on = {"prior": "the model's samples", "reconstructions": "its reconstructions of training images",
+              "training": "training images"}[centers]
+        print(f"Parzen log-likelihood of the test images, windows on {on}: {result[key + 'log_likelihood']:.1f} "
+              f"+- {result[key + 'log_likelihood_sem']:.1f} nats (window {result[key + 'parzen_sigma']:.3f})")
         written.append(os.path.join(save_path, "metrics.json"))
     if FLAGS.export:
         written.extend(run.export(engine, save_path, FLAGS.load))

@@ -92,6 +92,16 @@ def test_parzen_adds_likelihood_to_metrics(tiny_idx, tmp_path):
     assert metrics["log_likelihood_sem"] > 0 and metrics["parzen_samples"] == 10000
     assert metrics["parzen_epoch"] == 0
     assert metrics["reconstruction_loss"] > 0  # the training metrics are kept
+    # The calibrating references (windows on all 1,000 training images of the slice, or on their
+    # reconstructions) are recorded beside the model's figure, never over it.
+    ok("--parzen", "--parzen_centers", "training", "--load", "0", "--save_path", save)
+    ok("--parzen", "--parzen_centers", "reconstructions", "--load", "0", "--save_path", save)
+    both = metrics_of(save)
+    assert {k: both[k] for k in metrics} == metrics
+    assert both["training_centers_parzen_samples"] == both["reconstructions_centers_parzen_samples"] == 1000
+    assert both["training_centers_log_likelihood"] != both["reconstructions_centers_log_likelihood"]
+    assert "--parzen_centers goes with --parzen" in one_line_error(cli("--viz", "--parzen_centers", "training",
+                                                                         "--save_path", save))
 
 
 def test_vae_trains_and_draws(tiny_idx, tmp_path):

@@ -207,3 +207,26 @@ def test_vae_test_scores_run_in_inference_mode(synthetic_mnist):
     batch = {"image": images[:16]}
     seed = tf.constant([0, 4])
     assert float(exp.negative_elbo(batch, seed)[0]) != float(exp.negative_elbo(batch, seed)[0])
+
+
+def test_parzen_on_training_images_is_the_estimate_of_those_images(synthetic_mnist, tmp_path):
+    from types import SimpleNamespace
+
+    from aae_tf import evaluation, run
+    exp = build("unsupervised", synthetic_mnist, ncode=2)
+    engine = SimpleNamespace(setup=exp, epoch=tf.Variable(3))
+    got = run.parzen(engine, str(tmp_path), synthetic_mnist, n_samples=60, n_validation=30, centers="training")
+
+    def flat(images):
+        return exp.unit(images).reshape(len(images), -1)
+    expected = evaluation.parzen_log_likelihood(flat(exp.data.train_images[:60].numpy()),
+                                                flat(exp.images(exp.data.validation[0][:30])),
+                                                flat(exp.images(synthetic_mnist.test_images)))
+    assert got["training_centers_log_likelihood"] == pytest.approx(expected["log_likelihood"], rel=1e-6)
+    assert got["training_centers_parzen_samples"] == 60 and got["training_centers_parzen_epoch"] == 2
+    assert "log_likelihood" not in got
+    recon = run.parzen(engine, str(tmp_path), synthetic_mnist, n_samples=60, n_validation=30,
+                       centers="reconstructions")
+    assert recon["reconstructions_centers_log_likelihood"] != got["training_centers_log_likelihood"]
+    with pytest.raises(ValueError, match="centers must be one of"):
+        run.parzen(engine, str(tmp_path), synthetic_mnist, centers="test")
