@@ -91,6 +91,11 @@ def run_summary(save_path):
             "chosen_epoch": metrics.get("best_epoch"), "records": records, "validation": validation}
 
 
+def folder_name(path):
+    """The run folder's own name (what the tables and the curve files call a run)."""
+    return os.path.basename(os.path.normpath(path))
+
+
 def _group_key(flags):
     flags = dict({k: _DEFAULTS[k] for k in config_lib.ADDED_LATER if k not in flags}, **flags)
     return tuple(sorted((k, str(v)) for k, v in flags.items() if k not in NOT_A_SETTING))
@@ -139,7 +144,7 @@ def table(summaries):
         public = PUBLIC.get((flags["mode"], setting(flags)), "–")
         epochs = ", ".join(str(m["epochs"]) for m in members)
         chosen = ", ".join("–" if m["chosen_epoch"] is None else str(m["chosen_epoch"]) for m in members)
-        folders = ", ".join(f"`{os.path.basename(os.path.normpath(m['path']))}`"
+        folders = ", ".join(f"`{folder_name(m['path'])}`"
                             + (f" (the validation set's choice of {n} copies)" if n > 1 else "")
                             for m, n in zip(members, copies))
         command = flags.get("command")
@@ -182,7 +187,7 @@ def epochs_table(summaries, keys, every=1, epochs=None):
     epochs in ``epochs`` (first, last) if given."""
     lines = ["| run | epoch | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     for s in summaries:
-        name = os.path.basename(os.path.normpath(s["path"]))
+        name = folder_name(s["path"])
         records = _in_epochs(s["records"], epochs)
         for i, r in enumerate(records):
             if i % every and i != len(records) - 1:
@@ -203,7 +208,7 @@ def span_table(summaries, keys, epochs):
             values = [r[k] for r in records if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])]
             cells.append(f"{np.mean(values):.4g} ({min(values):.4g}-{max(values):.4g})" if values else "–")
         span = f"{records[0]['epoch']}-{records[-1]['epoch']} ({len(records)})" if records else "none"
-        lines.append(f"| `{os.path.basename(os.path.normpath(s['path']))}` | {span} | " + " | ".join(cells) + " |")
+        lines.append(f"| `{folder_name(s['path'])}` | {span} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -212,5 +217,5 @@ def metrics_table(paths, keys):
     lines = ["| run | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for path in paths:
         recorded = runfiles.read_json_object(os.path.join(path, runfiles.METRICS_FILE)) or {}
-        lines.append(f"| `{os.path.basename(os.path.normpath(path))}` | " + _cells(recorded, keys) + " |")
+        lines.append(f"| `{folder_name(path)}` | " + _cells(recorded, keys) + " |")
     return "\n".join(lines) + "\n"

@@ -285,6 +285,12 @@ def _update_metrics(save_path, new):
 PARZEN_CENTERS = ("prior", "reconstructions", "training")
 
 
+def parzen_key(centers, key):
+    """The metrics.json key of the Parzen metric ``key`` for windows on ``centers``: the model's own for
+    ``prior``, ``<centers>_centers_<key>`` for the calibrating references."""
+    return key if centers == "prior" else f"{centers}_centers_{key}"
+
+
 def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0, centers="prior"):
     """Parzen-window log-likelihood of the test images (paper Table 1), added to metrics.json.
 
@@ -302,18 +308,18 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0,
     Returns:
       The Parzen metrics.
     """
+    if centers not in PARZEN_CENTERS:
+        raise ValueError(f"centers must be one of {', '.join(PARZEN_CENTERS)}, got {centers!r}")
     setup = engine.setup
     if centers == "prior":
         n_batches = -(-n_samples // 1000)
         seeds = tf.cast(tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_batches),
                         tf.int32)
         samples = np.concatenate([setup.sample_images(1000, seeds[i]).numpy() for i in range(n_batches)])[:n_samples]
-    elif centers in ("reconstructions", "training"):
+    else:
         images, labels = setup.data.train_images[:n_samples], setup.data.train_labels[:n_samples]
         samples = images.numpy() if centers == "training" else evaluation.batched(
             lambda x, y: setup.reconstruct(x, y).numpy(), images, labels)
-    else:
-        raise ValueError(f"centers must be one of {', '.join(PARZEN_CENTERS)}, got {centers!r}")
     validation = setup.data.validation[0][:n_validation]
     if len(validation) == 0:
         raise UserError("--parzen chooses its window width on validation images: use a --validation_size above 0")
@@ -324,8 +330,7 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0,
     result = evaluation.parzen_log_likelihood(
         flat_unit(samples), flat_unit(setup.images(validation)), flat_unit(setup.images(mnist.test_images)))
     result.update(parzen_samples=int(len(samples)), parzen_epoch=int(engine.epoch.numpy()) - 1)
-    if centers != "prior":
-        result = {f"{centers}_centers_{k}": v for k, v in result.items()}
+    result = {parzen_key(centers, k): v for k, v in result.items()}
     _update_metrics(save_path, result)
     return result
 

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from aae_tf.cli import fail, run_guarded  # noqa: E402
+from aae_tf.cli import check_ranges, fail, run_guarded  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -181,17 +181,11 @@ def make_config(mode):
     """The experiment's own default configuration, with the flags the user typed."""
     if FLAGS.data_path is not None and not FLAGS.data_path.strip():
         fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
-    from aae_tf import config as config_lib  # free of TensorFlow
-    from aae_tf.config import ConfigError
-    # Each setting's own range, checked before TensorFlow loads (seconds): the range checks look at one field
-    # each, so the defaults of the other fields do not matter here.
-    plain = {field: FLAGS[flag].value for field, flag in typed_fields().items()
-             if flag not in ("noise", "encoder") and field != "adversarial_learning_rate"}
-    try:
-        config_lib.ExperimentConfig(mode=mode, **plain)
-    except ConfigError as e:
-        fail(f"--{FLAG_OF_FIELD.get(e.field, e.field)} {e.reason}")
+    # The flags typed as the config takes them (noise, encoder and the adversarial rate are translated later).
+    check_ranges(mode, {field: FLAGS[flag].value for field, flag in typed_fields().items()
+                        if flag not in ("noise", "encoder") and field != "adversarial_learning_rate"}, FLAG_OF_FIELD)
     from aae_tf import experiments
+    from aae_tf.config import ConfigError
     settings = {}
     try:
         if FLAGS.optimizer == "sgd" and FLAGS.recipe == "reference":
@@ -267,11 +261,13 @@ def draw_command(config, save_path):
     if FLAGS.parzen:
         centers = FLAGS.parzen_centers
         result = run.parzen(engine, save_path, mnist, centers=centers)
-        key = "" if centers == "prior" else f"{centers}_centers_"
         on = {"prior": "the model's samples", "reconstructions": "its reconstructions of training images",
               "training": "training images"}[centers]
-        print(f"Parzen log-likelihood of the test images, windows on {on}: {result[key + 'log_likelihood']:.1f} "
-              f"+- {result[key + 'log_likelihood_sem']:.1f} nats (window {result[key + 'parzen_sigma']:.3f})")
+
+        def metric(key):
+            return result[run.parzen_key(centers, key)]
+        print(f"Parzen log-likelihood of the test images, windows on {on}: {metric('log_likelihood'):.1f} "
+              f"+- {metric('log_likelihood_sem'):.1f} nats (window {metric('parzen_sigma'):.3f})")
         written.append(os.path.join(save_path, "metrics.json"))
     if FLAGS.export:
         written.extend(run.export(engine, save_path, FLAGS.load))

@@ -86,7 +86,7 @@ def main(argv):
     if FLAGS.figures:
         os.makedirs(FLAGS.figures, exist_ok=True)
         for s in summaries:
-            name = os.path.basename(os.path.normpath(s["path"]))
+            name = results.folder_name(s["path"])
             try:
                 print("wrote " + results.learning_curve(s, os.path.join(FLAGS.figures, f"{name}_curve.png")))
             except runfiles.RunFileError as e:

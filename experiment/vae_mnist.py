@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from aae_tf.cli import fail, run_guarded  # noqa: E402
+from aae_tf.cli import check_ranges, fail, run_guarded  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("train", False, "Train the VAE.")
@@ -59,15 +59,12 @@ def main(argv):
         fail("nothing to do: pass one of --train, --generate, --viz, --test")
     if FLAGS.data_path is not None and not FLAGS.data_path.strip():
         fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
-    from aae_tf import config as config_lib  # free of TensorFlow
-    from aae_tf.config import ConfigError
-    try:  # each setting's own range, before TensorFlow loads (seconds), as experiment/aae_mnist.py does
-        config_lib.ExperimentConfig(mode="vae", **{field: FLAGS[flag].value for field, flag in typed().items()})
-    except ConfigError as e:
-        fail(f"--{FLAG_OF_FIELD.get(e.field, e.field)} {e.reason}")
+    values = {field: FLAGS[flag].value for field, flag in typed().items()}
+    check_ranges("vae", values, FLAG_OF_FIELD)
     from aae_tf import experiments
+    from aae_tf.config import ConfigError
     try:
-        config = experiments.default_config("vae", **{field: FLAGS[flag].value for field, flag in typed().items()})
+        config = experiments.default_config("vae", **values)
     except ConfigError as e:
         fail(f"--{FLAG_OF_FIELD.get(e.field, e.field)} {e.reason}")
     save_path = FLAGS.save_path or os.path.join("runs", experiments.get("vae").run_name(config))
