@@ -124,3 +124,14 @@ def test_bad_epoch_ranges_are_one_line(args, message, tmp_path):
     result = subprocess.run([sys.executable, os.path.join(ROOT, "experiment", "results.py"), "--runs", run, *args],
                             capture_output=True, text=True)
     assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_dimensionality_reduction_rows_take_the_paper_figure_of_their_code_width(tmp_path):
+    unsup = dict(mode="dimreduce", nlabel=0, ncluster=20)
+    two = fabricate(str(tmp_path / "two"), [{"epoch": 0, "validation_cluster_error": 9.0, "test_error": 14.5}],
+                    ncode=2, **unsup)
+    ten = fabricate(str(tmp_path / "ten"), [{"epoch": 0, "validation_cluster_error": 7.0, "test_error": 4.25}],
+                    ncode=10, **unsup)
+    lines = results.table([results.run_summary(p) for p in (two, ten)]).splitlines()
+    assert "| dimensionality reduction to 2-D, unsupervised | 13.95 | – | 14.50 |" in lines[2]
+    assert "| dimensionality reduction to 10-D, unsupervised | 3.90 | – | 4.25 |" in lines[3]
