@@ -10,7 +10,8 @@ a minimal plain-Keras step of the same unsupervised networks
 (``aae_tf.yardstick``), the same with Adam as TensorFlow's fused kernel, the machine's float32 and bfloat16 matmul rates, and
 the fraction of the float32 bound the unsupervised step reaches. With
 ``--epoch``: one whole training epoch (data, evaluation, summaries,
-checkpoint) against its steps' pure time.
+checkpoint) against its steps' pure time. With ``--profile_dir``: a profiler
+trace of each setting and its time by op type (``aae_tf.profiling``).
 """
 
 import dataclasses
@@ -32,10 +33,14 @@ flags.DEFINE_integer("steps", 100, "Timed steps per mode.")
 flags.DEFINE_integer("warmup", 10, "Untimed steps first (the first one compiles).")
 flags.DEFINE_list("precision", ["float32"], "Precisions to time: float32, mixed_bfloat16 or both.")
 flags.DEFINE_list("xla", ["on", "off"], "Time the step compiled with XLA (on), without (off), or both.")
+flags.DEFINE_integer("validation_size", 10000, "Training images held out (as in training); fewer for a small --data_path.")
 flags.DEFINE_string("data_path", None, "Folder with the MNIST IDX files (default: found offline).")
 flags.DEFINE_bool("yardstick", True, "Also time the minimal Keras step and the matmul rates.")
 flags.DEFINE_bool("epoch", False, "Also time whole training epochs of each mode against their pure step time.")
 flags.DEFINE_integer("epochs", 3, "With --epoch: epochs to train; every one after the first (which compiles) is shown.")
+flags.DEFINE_string("profile_dir", None, "Also trace --profile_steps steps of each setting with TensorFlow's profiler "
+                    "into a folder of this one (open it with TensorBoard) and print where the time goes, by op type.")
+flags.DEFINE_integer("profile_steps", 20, "With --profile_dir: steps to trace.")
 
 # Each experiment's own default configuration, at the sizes of its paper setting.
 MODE_SETTINGS = {
@@ -67,6 +72,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     import tensorflow as tf
     from aae_tf import experiments, run, train
+    from aae_tf.config import ConfigError
+    from aae_tf.data import DataError
 
     unknown = [m for m in FLAGS.modes if m not in MODE_SETTINGS]
     if unknown:
@@ -84,16 +91,22 @@ def main(argv):
         sys.exit(2)
     step_rates = {}
     for mode, xla, precision in [(m, x, p) for m in FLAGS.modes for x in FLAGS.xla for p in FLAGS.precision]:
-        config = experiments.default_config(mode, batch_size=FLAGS.bsize, jit_compile=xla == "on",
-                                            hidden=FLAGS.hidden, precision=precision,
-                                            **MODE_SETTINGS[mode])
-        setup = experiments.create(config, mnist)
+        try:
+            config = experiments.default_config(mode, batch_size=FLAGS.bsize, jit_compile=xla == "on",
+                                                hidden=FLAGS.hidden, precision=precision,
+                                                validation_size=FLAGS.validation_size, **MODE_SETTINGS[mode])
+            setup = experiments.create(config, mnist)
+        except (ConfigError, DataError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
         engine = train.Engine(setup, save_path="/nonexistent-benchmark-writes-nothing")
         batches = iter(setup.train_batches(0).repeat())
         rate, ms = time_steps(lambda: engine.train_step(next(batches)))
         step_rates[mode, xla, precision] = rate
         print(f"{mode:15s} XLA {xla:3s} {precision:14s} {rate:8.0f} images/s "
               f"({ms:.1f} ms/step, {len(setup.phases)} phases)", flush=True)
+        if FLAGS.profile_dir:
+            profile(lambda: engine.train_step(next(batches)), ms, f"{mode}_xla_{xla}_{precision}")
         if FLAGS.epoch:
             time_epoch(config, mnist, rate)
     if FLAGS.yardstick:
@@ -110,6 +123,23 @@ def time_steps(run_step):
     float(next(iter(out.values())) if isinstance(out, dict) else out)  # wait for the last step to finish
     seconds = time.perf_counter() - start
     return FLAGS.bsize * FLAGS.steps / seconds, 1000 * seconds / FLAGS.steps
+
+
+def profile(run_step, step_ms, name, shown=8):
+    """Traces --profile_steps steps into --profile_dir/name and prints the op types that took the most time."""
+    from aae_tf import profiling
+    logdir = os.path.join(FLAGS.profile_dir, name)
+    profiling.trace(run_step, FLAGS.profile_steps, logdir)
+    try:
+        seconds = profiling.op_seconds_by_type(logdir)
+    except profiling.ProfileError as e:
+        print(f"{'':15s} profile: {e}", flush=True)
+        return
+    per_step = {op: 1000 * t / FLAGS.profile_steps for op, t in seconds.items()}
+    total = sum(per_step.values())
+    top = sorted(per_step.items(), key=lambda item: -item[1])[:shown]
+    print(f"{'':15s} profile ({logdir}): {total:.1f} ms of op time per step on all threads ({step_ms:.1f} ms wall): "
+          + ", ".join(f"{op} {ms:.1f} ms ({ms / total:.0%})" for op, ms in top), flush=True)
 
 
 def time_epoch(config, mnist, step_rate):
