@@ -5,13 +5,15 @@ The trace is the one TensorBoard's profile plugin shows (``tensorboard --logdir
 TensorFlow op type (``_MklMatMul``, ``Cast``, ``ResourceApplyAdam``, ...) the
 time the executor's threads spent in it, per step. Ops that run at the same
 time on different threads are both counted, so the total can exceed the
-step's wall time. A step compiled with XLA shows as one op per compiled
-cluster: profile with XLA off to see inside it.
+step's wall time. A step compiled with XLA has no TensorFlow ops inside it;
+its time is summed by XLA's own operations instead (``MatMul``, fusions such
+as ``multiply_add_fusion``: the names XLA gives them, numbering removed).
 """
 
 import collections
 import glob
 import os
+import re
 
 import tensorflow as tf
 
@@ -48,12 +50,18 @@ def op_seconds_by_type(logdir):
     seconds = collections.Counter()
     for plane in space.planes:
         names = {key: meta.name for key, meta in plane.event_metadata.items()}
+        hlo_op = {key for key, meta in plane.stat_metadata.items() if meta.name == "hlo_op"}
         for line in plane.lines:
-            if not line.name.startswith("tf_Compute"):  # the executor's threads; the others repeat their time
-                continue
+            executor = line.name.startswith("tf_Compute")
             for event in line.events:
                 name = names.get(event.metadata_id, "")
-                if ":" not in name or "::" in name:  # ops are "name:Type"; "Class::method" spans are bookkeeping
+                if any(stat.metadata_id in hlo_op for stat in event.stats):
+                    # An XLA operation ("MatMul.12", "multiply_add_fusion.3"), on whichever thread ran it.
+                    op = re.sub(r"\.\d+$", "", name)
+                elif executor and ":" in name and "::" not in name:
+                    # A TensorFlow op on the executor's threads ("name:Type"); "Class::method" spans are bookkeeping.
+                    op = name.rsplit(":", 1)[1]
+                else:
                     continue
-                seconds[name.rsplit(":", 1)[1]] += event.duration_ps * 1e-12
+                seconds[op] += event.duration_ps * 1e-12
     return dict(seconds)

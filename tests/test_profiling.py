@@ -36,3 +36,13 @@ def test_the_benchmark_prints_the_profile_of_each_setting(tiny_idx, tmp_path):
     line = [text for text in result.stdout.splitlines() if "profile (" in text][0]
     assert "ms of op time per step" in line and "ResourceApplyAdam" in line  # the fused optimizer's op
     assert os.listdir(os.path.join(tmp_path, "unsupervised_xla_off_float32", "plugins", "profile"))
+
+
+def test_a_step_compiled_with_xla_is_summed_by_xla_operations(tmp_path):
+    a, b = tf.ones([48, 64]), tf.ones([64, 32])
+    step = tf.function(lambda: tf.reduce_sum(tf.nn.relu(tf.matmul(a, b))), jit_compile=True)
+    step()
+    profiling.trace(step, 5, str(tmp_path))
+    seconds = profiling.op_seconds_by_type(str(tmp_path))
+    assert sum(seconds.values()) > 0
+    assert not any(op.startswith("_Mkl") or "::" in op or op[-1].isdigit() for op in seconds)  # XLA's, unnumbered
