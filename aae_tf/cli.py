@@ -1,6 +1,7 @@
 """What the command-line scripts share: one-line errors and the edge where exceptions become them."""
 
 import os
+import shutil
 import signal
 import sys
 
@@ -51,6 +52,24 @@ def _resume_point(save_path, advice="run the same command again to"):
     return f"the checkpoint of epoch {epochs[-1]} in {save_path} is intact; {advice} resume after it"
 
 
+def _outermost_new_folder(save_path):
+    """The outermost folder of ``save_path`` that does not exist yet, or None."""
+    path, new = os.path.abspath(save_path), None
+    while save_path and not os.path.exists(path) and os.path.dirname(path) != path:
+        path, new = os.path.dirname(path), path
+    return new
+
+
+def _remove_if_left_empty(folder):
+    """Removes ``folder`` (which this command created) if a failure left nothing in it but run locks."""
+    if folder is None or not os.path.isdir(folder):
+        return
+    for _, _, files in os.walk(folder):
+        if any(name != ".lock" for name in files):
+            return
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_guarded(command, save_path, argv):
     """Runs ``command()`` with the errors a user can cause turned into one line each.
 
@@ -65,6 +84,15 @@ def run_guarded(command, save_path, argv):
     from aae_tf import run
     from aae_tf import train
     signal.signal(signal.SIGTERM, _on_sigterm)
+    created = _outermost_new_folder(save_path)
+    try:
+        _guarded(command, save_path, run, train)
+    except BaseException:
+        _remove_if_left_empty(created)  # a failed command leaves no empty run folder behind
+        raise
+
+
+def _guarded(command, save_path, run, train):
     try:
         command()
     except run.UserError as e:

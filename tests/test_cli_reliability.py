@@ -201,3 +201,12 @@ def test_running_out_of_memory_is_one_line_naming_the_resume_point(tmp_path, cap
     assert err == [f"error: ran out of memory or disk space (OOM when allocating tensor with shape[7,7]); "
                    f"no checkpoint was written yet in {tmp_path}; free some (or lower --hidden / --bsize) "
                    "and rerun to start over"]
+
+
+def test_a_failed_command_leaves_no_empty_run_folder_but_keeps_the_users(tmp_path):
+    mine = tmp_path / "mine"  # a folder the user made: kept, even empty
+    mine.mkdir()
+    line = one_line_error(cli(*TRAIN, "--data_path", str(tmp_path / "no_such_folder"),
+                              "--save_path", str(mine / "new" / "run")))
+    assert "is not a folder" in line
+    assert os.listdir(mine) == []  # "new" and "run", made by the command for nothing, are gone
