@@ -14,7 +14,7 @@ ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variat
 # Settings added after the first release: a run recorded before them trained with their defaults.
 ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
                "jit_compile", "logits_scale", "precision", "prior_scale", "pixel_range", "reconstruction_cost",
-               "classification_learning_rate", "recipe", "dataset", "labeled_reconstruction")
+               "classification_learning_rate", "recipe", "dataset", "labeled_reconstruction", "gradient_clip_norm")
 
 # Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
 RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision")
@@ -110,6 +110,10 @@ class ExperimentConfig:
         labeled mini-batch from its style code joined with its true one-hot
         label (a departure from the paper, a public trick for the
         semi-supervised model).
+      gradient_clip_norm: each phase's gradients scaled down together so that
+        their global norm is at most this (Keras's ``global_clipnorm``); None
+        for no clipping (the paper). A departure, a public trick for the
+        semi-supervised model.
       dataset: ``mnist`` (found offline), or the name of an image dataset of
         tensorflow-datasets with ten classes (``fashion_mnist``, ``kmnist``,
         ``svhn_cropped``); the networks take its image shape.
@@ -159,6 +163,7 @@ class ExperimentConfig:
     recipe: str = "reference"
     dataset: str = "mnist"
     labeled_reconstruction: bool = False
+    gradient_clip_norm: Optional[float] = None
 
     def __post_init__(self):
         def need(ok, field, reason):
@@ -197,6 +202,8 @@ class ExperimentConfig:
         need(0.0 <= self.input_dropout < 1.0, "input_dropout", "must be in [0, 1)")
         need(self.init_std is None or (math.isfinite(self.init_std) and self.init_std > 0), "init_std",
              "must be a positive number")
+        clip = self.gradient_clip_norm
+        need(clip is None or (math.isfinite(clip) and clip > 0), "gradient_clip_norm", "must be a positive number")
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -248,5 +255,6 @@ _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "f
           "discriminator_noise_std": "float",
           "init_std": "optional float", "jit_compile": "bool", "precision": "str", "prior_scale": "float",
           "pixel_range": "str", "reconstruction_cost": "str", "classification_learning_rate": "optional float",
-          "recipe": "str", "dataset": "str", "labeled_reconstruction": "bool"}
+          "recipe": "str", "dataset": "str", "labeled_reconstruction": "bool",
+          "gradient_clip_norm": "optional float"}
 assert set(_KINDS) == {f.name for f in dataclasses.fields(ExperimentConfig)}

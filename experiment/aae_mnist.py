@@ -81,6 +81,8 @@ flags.DEFINE_float("discriminator_noise", 0.0, "Std of Gaussian noise on both di
 flags.DEFINE_bool("labeled_reconstruction", False, "Also reconstruct the labeled mini-batch from its style code "
                   "joined with its true one-hot label (a departure from the paper, a public trick for "
                   "--train_semisupervised).")
+flags.DEFINE_float("clip_norm", None, "Scale each phase's gradients down to this global norm at most (a departure "
+                   "from the paper, a public trick for --train_semisupervised; default: no clipping).")
 flags.DEFINE_float("init_std", None, "Initial kernels from N(0, init_std^2) (the paper: 0.01; default Glorot uniform).")
 flags.DEFINE_enum("recipe", "reference", ["reference", "paper"],
                   "reference: the reference repository's Adam recipe; paper: the paper's Appendix as far as it can be "
@@ -126,6 +128,7 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "adversarial_learning_rate": "lr", "prior_scale": "prior_scale", "pixel_range": "pixel_range",
                  "reconstruction_cost": "reconstruction_cost", "classification_learning_rate": "cls_lr",
                  "recipe": "recipe", "dataset": "dataset", "labeled_reconstruction": "labeled_reconstruction",
+                 "gradient_clip_norm": "clip_norm",
                  **{name: name for name in LOSS_WEIGHTS}}
 
 

@@ -80,6 +80,7 @@ def test_same_command_resumes(gmm_run, tiny_idx):
     (["--train", "--data_path", ""], "--data_path is empty"),
     (["--viz", "--supervise"], "--supervise goes with --generate"),
     (["--train_cluster", "--labeled_reconstruction"], "needs one of them with --nlabel above 0"),
+    (["--train_semisupervised", "--clip_norm", "0"], "--clip_norm must be a positive number"),
 ])
 def test_bad_flags_give_one_line(args, expected, tiny_idx, tmp_path):
     result = cli(*FAST, "--save_path", str(tmp_path / "bad"), *args,

@@ -230,3 +230,18 @@ def test_parzen_on_training_images_is_the_estimate_of_those_images(synthetic_mni
     assert recon["reconstructions_centers_log_likelihood"] != got["training_centers_log_likelihood"]
     with pytest.raises(ValueError, match="centers must be one of"):
         run.parzen(engine, str(tmp_path), synthetic_mnist, centers="test")
+
+
+def test_gradient_clipping_scales_a_phases_gradients_to_the_global_norm():
+    from aae_tf.config import ExperimentConfig
+    from aae_tf.experiments.base import make_optimizer
+    a, b = tf.Variable([1.0, 2.0]), tf.Variable([5.0])
+    grads = [tf.constant([3.0, 0.0]), tf.constant([4.0])]  # global norm 5
+    for clip, expected_a, expected_b in ((None, [1.0 - 0.5 * 3, 2.0], [5.0 - 0.5 * 4]),
+                                         (0.25, [1.0 - 0.5 * 3 * 0.05, 2.0], [5.0 - 0.5 * 4 * 0.05])):
+        a.assign([1.0, 2.0]), b.assign([5.0])
+        config = ExperimentConfig(mode="unsupervised", optimizer="sgd", learning_rate=0.5, gradient_clip_norm=clip)
+        optimizer = make_optimizer(config, steps_per_epoch=7)
+        optimizer.apply_gradients(zip(grads, [a, b]))  # SGD's first step, momentum or not: -rate x gradient
+        np.testing.assert_allclose(a.numpy(), expected_a, rtol=1e-6)
+        np.testing.assert_allclose(b.numpy(), expected_b, rtol=1e-6)

@@ -70,10 +70,12 @@ def make_optimizer(config, steps_per_epoch, kind="reconstruction"):
     boundaries = [e * steps_per_epoch - 1 for e in config.lr_decay_epochs]
     values = [initial / 10 ** i for i in range(len(boundaries) + 1)]
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
-    # Keras's optimizers, each variable's update fused into one kernel (``aae_tf.optimizers``).
+    # Keras's optimizers, each variable's update fused into one kernel (``aae_tf.optimizers``); Keras clips the
+    # phase's gradients by their global norm before the update when ``gradient_clip_norm`` is set.
+    clip = dict(global_clipnorm=config.gradient_clip_norm) if config.gradient_clip_norm else {}
     if config.optimizer == "sgd":
-        return optimizers.FusedSGD(learning_rate=schedule, momentum=SGD_MOMENTUM[kind])
-    return optimizers.FusedAdam(learning_rate=schedule, beta_1=config.beta1)
+        return optimizers.FusedSGD(learning_rate=schedule, momentum=SGD_MOMENTUM[kind], **clip)
+    return optimizers.FusedAdam(learning_rate=schedule, beta_1=config.beta1, **clip)
 
 
 def replica_rows(draw, n, seed):
