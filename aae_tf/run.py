@@ -335,6 +335,21 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0,
     return result
 
 
+def gradient_norms(engine, batches=40):
+    """Each phase's gradient norm on the first ``batches`` training batches of epoch 0 of the restored model.
+
+    Returns:
+      {phase: (median, 90th percentile, largest)}; nothing is updated or written.
+    """
+    norms = {}
+    for step, batch in enumerate(engine.replica_batches(0)):
+        if step == batches:
+            break
+        for phase, norm in engine.gradient_norms(batch, tf.constant([step, 0])).items():
+            norms.setdefault(phase, []).append(norm)
+    return {phase: (float(np.median(v)), float(np.percentile(v, 90)), float(np.max(v))) for phase, v in norms.items()}
+
+
 def export(engine, save_path, epoch):
     """Exports the restored model of epoch ``epoch`` (``aae_tf.export``); returns the paths written."""
     from aae_tf import api

@@ -124,19 +124,36 @@ class Engine:
 
     # ------------------------------------------------------------------ step
 
+    def _phase_gradients(self, phase, batch, seed):
+        """(gradient, variable) pairs of ``phase``'s loss on ``batch`` (variables it does not reach left out),
+        and its logs."""
+        variables = [v for name in phase.networks for v in self.setup.networks[name].trainable_variables]
+        with tf.GradientTape() as tape:
+            loss, phase_logs = phase.loss_fn(batch, seed)
+            # Gradients are summed over replicas, so each replica scales its mean loss.
+            scaled = loss / self.strategy.num_replicas_in_sync
+        grads = tape.gradient(scaled, variables)
+        return [(g, v) for g, v in zip(grads, variables) if g is not None], phase_logs
+
     def _replica_step(self, batch, seeds):
-        phases = self.setup.phases
         logs = {}
-        for i, phase in enumerate(phases):
-            variables = [v for name in phase.networks for v in self.setup.networks[name].trainable_variables]
-            with tf.GradientTape() as tape:
-                loss, phase_logs = phase.loss_fn(batch, seeds[:, i])
-                # Gradients are summed over replicas, so each replica scales its mean loss.
-                scaled = loss / self.strategy.num_replicas_in_sync
-            grads = tape.gradient(scaled, variables)
-            phase.optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+        for i, phase in enumerate(self.setup.phases):
+            pairs, phase_logs = self._phase_gradients(phase, batch, seeds[:, i])
+            phase.optimizer.apply_gradients(pairs)
             logs.update(phase_logs)
         return logs
+
+    def gradient_norms(self, batch, seed):
+        """{phase name: global norm of its gradients} on ``batch``, before any clipping; nothing is updated.
+
+        Every phase sees the weights as they are (in a training step each phase
+        sees the updates of the phases before it). For choosing ``--clip_norm``.
+        """
+        norms = {}
+        for phase in self.setup.phases:
+            pairs, _ = self._phase_gradients(phase, batch, seed)
+            norms[phase.name] = float(tf.linalg.global_norm([g for g, _ in pairs]))
+        return norms
 
     def _distributed_step(self, batch):
         # The seeds are drawn once per step, outside the replicas, so that every replica has the same ones

@@ -36,6 +36,8 @@ flags.DEFINE_enum("parzen_centers", "prior", ["prior", "reconstructions", "train
                   "<centers>_centers_log_likelihood etc. in metrics.json, beside the model's).")
 flags.DEFINE_bool("export", False, "Write the trained encoder and decoder as .keras files and one SavedModel with "
                   "encode/decode/sample(/classify/cluster) signatures, to <save_path>/export/epoch_<load>.")
+flags.DEFINE_bool("gradient_norms", False, "Print each phase's gradient norm (median, 90th percentile, largest) on "
+                  "40 training batches of a trained model, to choose --clip_norm.")
 flags.DEFINE_bool("supervise", False, "With --generate: draw the supervised model's style/digit grid (Fig. 7).")
 flags.DEFINE_integer("load", 99, "Epoch (counted from 0) of the checkpoint to restore for --generate / --viz.")
 flags.DEFINE_integer("ncode", 2, "Dimension of the code z.")
@@ -115,7 +117,7 @@ LOSS_WEIGHTS = ("encw", "genw", "disw", "clsw", "ygenw", "ydisw")
 TRAIN_MODES = {"train": "unsupervised", "train_supervised": "supervised",
                "train_semisupervised": "semisupervised", "train_cluster": "cluster",
                "train_dimreduce": "dimreduce"}
-ACTIONS = ("generate", "viz", "parzen", "export")
+ACTIONS = ("generate", "viz", "parzen", "export", "gradient_norms")
 # Each flag that sets a field of the configuration, by the field's name.
 FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "lr", "dropout_keep": "dropout",
                  "input_noise_std": "noise", "batch_size": "bsize", "max_epoch": "maxepoch", "nlabel": "nlabel",
@@ -274,7 +276,13 @@ def draw_command(config, save_path):
         written.append(os.path.join(save_path, "metrics.json"))
     if FLAGS.export:
         written.extend(run.export(engine, save_path, FLAGS.load))
-    print("wrote " + ", ".join(written))
+    if FLAGS.gradient_norms:
+        print(f"gradient norms of each phase at epoch {FLAGS.load}, 40 training batches (median, 90th percentile, "
+              "largest):")
+        for phase, (median, high, largest) in run.gradient_norms(engine).items():
+            print(f"  {phase:15s} {median:.4g}  {high:.4g}  {largest:.4g}")
+    if written:
+        print("wrote " + ", ".join(written))
 
 
 if __name__ == "__main__":

@@ -91,7 +91,11 @@ def test_bad_flags_give_one_line(args, expected, tiny_idx, tmp_path):
 
 def test_missing_checkpoint_lists_the_existing_ones(gmm_run):
     line = one_line_error(cli("--generate", "--dist_type", "gmm", "--load", "7", "--save_path", gmm_run))
-    assert "no checkpoint for epoch 7" in line and "0, 1" in line
+    # The shared run holds one or two epochs, as test_same_command_resumes ran on this worker or not.
+    on_disk = sorted(int(n[len("ckpt-"):-len(".index")]) for n in os.listdir(os.path.join(gmm_run, "checkpoints"))
+                     if n.endswith(".index"))
+    assert on_disk[0] == 0
+    assert "no checkpoint for epoch 7" in line and f"(epochs with checkpoints: {', '.join(map(str, on_disk))})" in line
 
 
 def test_viz_needs_a_two_dimensional_code(tiny_idx, tmp_path):
@@ -185,3 +189,11 @@ def test_range_errors_come_before_tensorflow_loads(script, args, expected, tmp_p
                             capture_output=True, text=True, env=env, timeout=120)
     assert expected in one_line_error(result)
     assert "tensorflow was imported" not in result.stderr
+
+
+def test_gradient_norms_are_printed_for_each_phase(gmm_run):
+    lines = ok("--gradient_norms", "--load", "0", "--save_path", gmm_run).stdout.splitlines()
+    assert "gradient norms of each phase at epoch 0" in lines[0]
+    rows = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in lines[1:4]}
+    assert set(rows) == {"reconstruction", "discriminator", "generator"}
+    assert all(0 < median <= high <= largest for median, high, largest in rows.values())

@@ -292,3 +292,17 @@ def test_a_requested_stop_ends_training_before_the_next_step_and_saves_nothing(s
         train._STOP.clear()
     # The flag is checked before each epoch and after each step: a stop asked before training takes no step.
     assert int(engine.step.numpy()) == 0 and engine.available_epochs() == []
+
+
+def test_gradient_norms_measure_each_phase_without_updating(small_mnist, tmp_path):
+    one = make_engine(small_mnist, tmp_path / "one", mode="unsupervised")
+    two = make_engine(small_mnist, tmp_path / "two", mode="unsupervised", encw=2.0)  # same seed: same weights
+    batch = next(iter(one.setup.train_batches(0)))
+    before = [v.numpy() for v in one.setup.networks["encoder"].weights]
+    norms, doubled = one.gradient_norms(batch, tf.constant([3, 0])), two.gradient_norms(batch, tf.constant([3, 0]))
+    assert set(norms) == {"reconstruction", "discriminator", "generator"} and all(n > 0 for n in norms.values())
+    # The reconstruction phase's loss is encw x the cost: twice encw, twice the norm; the others are unchanged.
+    assert doubled["reconstruction"] == pytest.approx(2 * norms["reconstruction"], rel=1e-4)
+    assert doubled["generator"] == pytest.approx(norms["generator"], rel=1e-5)
+    for old, new in zip(before, one.setup.networks["encoder"].weights):
+        np.testing.assert_array_equal(old, new.numpy())
