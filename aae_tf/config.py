@@ -28,6 +28,9 @@ PIXEL_RANGES = ("signed", "unit")
 # squared Euclidean distance (the paper's Euclidean cost); both averaged over the batch.
 RECONSTRUCTION_COSTS = ("mean", "sum")
 RECIPES = ("reference", "paper")
+# What --parzen places its windows on: the model's samples (Table 1), or, to calibrate the estimate, the
+# model's reconstructions of training images or the training images themselves.
+PARZEN_CENTERS = ("prior", "reconstructions", "training")
 
 
 class ConfigError(ValueError):

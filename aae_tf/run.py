@@ -280,11 +280,6 @@ def _update_metrics(save_path, new):
     return metrics
 
 
-# What --parzen places its windows on: the model's samples (Table 1), or, to calibrate the estimate, the
-# model's reconstructions of training images or the training images themselves.
-PARZEN_CENTERS = ("prior", "reconstructions", "training")
-
-
 def parzen_key(centers, key):
     """The metrics.json key of the Parzen metric ``key`` for windows on ``centers``: the model's own for
     ``prior``, ``<centers>_centers_<key>`` for the calibrating references."""
@@ -308,8 +303,8 @@ def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0,
     Returns:
       The Parzen metrics.
     """
-    if centers not in PARZEN_CENTERS:
-        raise ValueError(f"centers must be one of {', '.join(PARZEN_CENTERS)}, got {centers!r}")
+    if centers not in config_lib.PARZEN_CENTERS:
+        raise ValueError(f"centers must be one of {', '.join(config_lib.PARZEN_CENTERS)}, got {centers!r}")
     setup = engine.setup
     if centers == "prior":
         n_batches = -(-n_samples // 1000)

@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from aae_tf import config as config_lib  # noqa: E402  (free of TensorFlow, like aae_tf.cli)
 from aae_tf.cli import check_ranges, fail, run_guarded  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -30,7 +31,7 @@ flags.DEFINE_bool("label", False, "Give label information to the adversarial reg
 flags.DEFINE_bool("generate", False, "Decode random prior samples of a trained model.")
 flags.DEFINE_bool("viz", False, "Draw the latent space and the learned manifold (only with --ncode 2).")
 flags.DEFINE_bool("parzen", False, "Parzen-window log-likelihood of the test images (Table 1).")
-flags.DEFINE_enum("parzen_centers", "prior", ["prior", "reconstructions", "training"],
+flags.DEFINE_enum("parzen_centers", "prior", list(config_lib.PARZEN_CENTERS),
                   "With --parzen: the windows on the model's samples (prior, Table 1), or, to calibrate the estimate, "
                   "on its reconstructions of 10,000 training images or on those images themselves (recorded as "
                   "<centers>_centers_log_likelihood etc. in metrics.json, beside the model's).")
@@ -86,19 +87,19 @@ flags.DEFINE_bool("labeled_reconstruction", False, "Also reconstruct the labeled
 flags.DEFINE_float("clip_norm", None, "Scale each phase's gradients down to this global norm at most (a departure "
                    "from the paper, a public trick for --train_semisupervised; default: no clipping).")
 flags.DEFINE_float("init_std", None, "Initial kernels from N(0, init_std^2) (the paper: 0.01; default Glorot uniform).")
-flags.DEFINE_enum("recipe", "reference", ["reference", "paper"],
+flags.DEFINE_enum("recipe", "reference", list(config_lib.RECIPES),
                   "reference: the reference repository's Adam recipe; paper: the paper's Appendix as far as it can be "
                   "established (SGD, batch 100, N(0, 0.01^2) kernels, sigmoid output with the Euclidean cost on "
                   "[0, 1], and each experiment's own settings; README.md lists them). Flags typed beside it win.")
 flags.DEFINE_float("prior_scale", 1.0, "Multiply the prior's samples by this (the paper's likelihood model: 5).")
-flags.DEFINE_enum("pixel_range", "signed", ["signed", "unit"],
+flags.DEFINE_enum("pixel_range", "signed", list(config_lib.PIXEL_RANGES),
                   "signed: images in [-1, 1], tanh decoder (the reference); unit: [0, 1], sigmoid decoder (the paper).")
-flags.DEFINE_enum("reconstruction_cost", "mean", ["mean", "sum"],
+flags.DEFINE_enum("reconstruction_cost", "mean", list(config_lib.RECONSTRUCTION_COSTS),
                   "Squared error averaged over pixels (the reference) or summed over each image (the paper).")
 flags.DEFINE_float("cls_lr", None, "Initial learning rate of the classification phase (default --lr; the paper "
                    "recipe: 0.1).")
 flags.DEFINE_bool("xla", True, "Compile the training step with XLA.")
-flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16"],
+flags.DEFINE_enum("precision", "float32", list(config_lib.PRECISIONS),
                   "mixed_bfloat16: layers compute in bfloat16 (variables and losses in float32); fast on CPUs "
                   "with bfloat16 units (AMX). Checkpoints are interchangeable, so a run may switch.")
 flags.DEFINE_enum("distribute", "default", ["default", "mirrored", "multi_worker", "tpu"],
@@ -190,7 +191,6 @@ def make_config(mode):
     check_ranges(mode, {field: FLAGS[flag].value for field, flag in typed_fields().items()
                         if flag not in ("noise", "encoder") and field != "adversarial_learning_rate"}, FLAG_OF_FIELD)
     from aae_tf import experiments
-    from aae_tf.config import ConfigError
     settings = {}
     try:
         if FLAGS.optimizer == "sgd" and FLAGS.recipe == "reference":
@@ -199,7 +199,7 @@ def make_config(mode):
         settings.update({field: flag_value(mode, field, flag) for field, flag in typed_fields().items()
                          if field != "recipe"})
         return experiments.default_config(mode, FLAGS.recipe, **settings)
-    except ConfigError as e:
+    except config_lib.ConfigError as e:
         fail(f"--{FLAG_OF_FIELD.get(e.field, e.field)} {e.reason}")
     except ValueError as e:
         fail(str(e))
