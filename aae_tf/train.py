@@ -149,11 +149,13 @@ class Engine:
         Every phase sees the weights as they are (in a training step each phase
         sees the updates of the phases before it). For choosing ``--clip_norm``.
         """
-        norms = {}
-        for phase in self.setup.phases:
-            pairs, _ = self._phase_gradients(phase, batch, seed)
-            norms[phase.name] = float(tf.linalg.global_norm([g for g, _ in pairs]))
-        return norms
+        if not hasattr(self, "_norms_fn"):  # traced once: eager, each batch cost seconds
+            def norms(batch, seed):
+                return {phase.name: tf.linalg.global_norm([g for g, _ in pairs])
+                        for phase in self.setup.phases
+                        for pairs in [self._phase_gradients(phase, batch, seed)[0]]}
+            self._norms_fn = tf.function(norms, autograph=False)
+        return {name: float(value) for name, value in self._norms_fn(batch, seed).items()}
 
     def _distributed_step(self, batch):
         # The seeds are drawn once per step, outside the replicas, so that every replica has the same ones
