@@ -54,8 +54,10 @@ def _resume_point(save_path, advice="run the same command again to"):
 
 def _outermost_new_folder(save_path):
     """The outermost folder of ``save_path`` that does not exist yet, or None."""
+    if not save_path:
+        return None
     path, new = os.path.abspath(save_path), None
-    while save_path and not os.path.exists(path) and os.path.dirname(path) != path:
+    while not os.path.exists(path) and os.path.dirname(path) != path:
         path, new = os.path.dirname(path), path
     return new
 
@@ -64,8 +66,9 @@ def _remove_if_left_empty(folder):
     """Removes ``folder`` (which this command created) if a failure left nothing in it but run locks."""
     if folder is None or not os.path.isdir(folder):
         return
+    from aae_tf import runfiles  # free of TensorFlow
     for _, _, files in os.walk(folder):
-        if any(name != ".lock" for name in files):
+        if any(name != runfiles.LOCK_FILE for name in files):
             return
     shutil.rmtree(folder, ignore_errors=True)
 

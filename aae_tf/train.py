@@ -121,6 +121,7 @@ class Engine:
         # Without autograph: the step has no tensor-dependent Python control flow, and converting its
         # source cost each process about a second of tracing.
         self._step_fn = tf.function(self._distributed_step, jit_compile=self.jit_compile, autograph=False)
+        self._norms_fn = tf.function(self._phase_norms, autograph=False)  # for gradient_norms, traced on first use
 
     # ------------------------------------------------------------------ step
 
@@ -143,18 +144,19 @@ class Engine:
             logs.update(phase_logs)
         return logs
 
+    def _phase_norms(self, batch, seed):
+        norms = {}
+        for phase in self.setup.phases:
+            pairs, _ = self._phase_gradients(phase, batch, seed)
+            norms[phase.name] = tf.linalg.global_norm([g for g, _ in pairs])
+        return norms
+
     def gradient_norms(self, batch, seed):
         """{phase name: global norm of its gradients} on ``batch``, before any clipping; nothing is updated.
 
         Every phase sees the weights as they are (in a training step each phase
         sees the updates of the phases before it). For choosing ``--clip_norm``.
         """
-        if not hasattr(self, "_norms_fn"):  # traced once: eager, each batch cost seconds
-            def norms(batch, seed):
-                return {phase.name: tf.linalg.global_norm([g for g, _ in pairs])
-                        for phase in self.setup.phases
-                        for pairs in [self._phase_gradients(phase, batch, seed)[0]]}
-            self._norms_fn = tf.function(norms, autograph=False)
         return {name: float(value) for name, value in self._norms_fn(batch, seed).items()}
 
     def _distributed_step(self, batch):
