@@ -440,10 +440,12 @@ class Engine:
             extra = {k: v for k, v in runfiles.read_metrics(self.save_path).items() if k in runfiles.BEST_KEYS}
         if start:
             runfiles.write_metrics(self.save_path, records, extra, setup.selection_metric)
-        with _running_loop():
-            self._fit_epochs(start, records, extra, train_writer, eval_writer, verbose)
-        train_writer.flush()
-        eval_writer.flush()
+        try:
+            with _running_loop():
+                self._fit_epochs(start, records, extra, train_writer, eval_writer, verbose)
+        finally:  # what the epochs before a failure logged reaches the disk, whatever the caller does next
+            train_writer.close()
+            eval_writer.close()
         return runfiles.read_metrics(self.save_path)
 
     def _fit_epochs(self, start, records, extra, train_writer, eval_writer, verbose):
