@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from aae_tf import hardware, train
-from conftest import FAST, SCRIPT, SMALL, VAE_SCRIPT, cli, ok, one_line_error, png_shape
+from conftest import (FAST, OWN_PROCESS_VARIABLE, SCRIPT, SMALL, VAE_SCRIPT, cli, ok, one_line_error,
+                      png_shape)
 
 
 # What this machine trains with when the command does not say, and the other precision.
@@ -212,3 +213,28 @@ def test_gradient_norms_are_printed_for_each_phase(gmm_run):
     rows = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in lines[1:4]}
     assert set(rows) == {"reconstruction", "discriminator", "generator"}
     assert all(0 < median <= high <= largest for median, high, largest in rows.values())
+
+
+def test_a_command_in_the_test_process_does_what_it_does_in_a_process_of_its_own(tiny_idx, tmp_path, monkeypatch):
+    """The harness of conftest.cli: after whatever ran before it in this worker, a command run in the test
+    process trains the same numbers, writes the same files and refuses with the same line as in a fresh one."""
+    train_args = ["--train_semisupervised", "--nlabel", "100", "--maxepoch", "1", "--data_path", tiny_idx, *FAST]
+    refusals = [["--train", "--dist_type", "cube"], ["--train", "--bsize", "0"]]
+    results = {}
+    for where in ("here", "own"):
+        if where == "own":
+            monkeypatch.setenv(OWN_PROCESS_VARIABLE, "1")
+        save = str(tmp_path / where)
+        done = ok(*train_args, "--save_path", save)
+        lines = [one_line_error(cli(*args, "--save_path", str(tmp_path / "refused"))) for args in refusals]
+        with open(os.path.join(save, "history.jsonl")) as f:
+            history = [json.loads(line) for line in f]
+        results[where] = (done.stdout.count("epoch 0 done"), sorted(os.listdir(save)), lines, history)
+    here, own = results["here"], results["own"]
+    assert here[:3] == own[:3] and here[0] == 1
+    assert not os.path.exists(tmp_path / "refused")
+    (mine,), (theirs,) = here[3], own[3]
+    assert set(mine) == set(theirs)
+    for key, value in mine.items():
+        if not key.endswith("seconds") and isinstance(value, float):
+            assert value == pytest.approx(theirs[key], rel=1e-4, abs=1e-6), key
