@@ -115,3 +115,22 @@ def matmul_gflops(dtype, rows=128, inner=1000, cols=1000, repeats=200):
         out = product()
     out.numpy()
     return 2.0 * rows * inner * cols * repeats / (time.perf_counter() - start) / 1e9
+
+
+def paired_ratios(numerators, denominators):
+    """Median, lowest and highest of the per-round ratios ``numerators[i] / denominators[i]``.
+
+    Two steps timed in turn within each round share that round's state of the machine (a virtual machine's
+    neighbours, its clock), so the ratio of a pair drifts less than two rates timed minutes apart.
+
+    Args:
+      numerators, denominators: one rate per round each, the same number of rounds (at least one).
+    Returns:
+      (median, lowest, highest) of the ratios; the median of an even count is the mean of the middle two.
+    """
+    if len(numerators) != len(denominators) or not numerators:
+        raise ValueError("paired_ratios needs one rate of each per round, at least one round")
+    ratios = sorted(n / d for n, d in zip(numerators, denominators))
+    middle = len(ratios) // 2
+    median = ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
+    return median, ratios[0], ratios[-1]

@@ -42,6 +42,9 @@ flags.DEFINE_integer("epochs", 3, "With --epoch: epochs to train; every one afte
 flags.DEFINE_string("profile_dir", None, "Also trace --profile_steps steps of each setting with TensorFlow's profiler "
                     "into a folder of this one (open it with TensorBoard) and print where the time goes, by op type.")
 flags.DEFINE_integer("profile_steps", 20, "With --profile_dir: steps to trace.")
+flags.DEFINE_integer("rounds", 1, "Time every setting (steps, minimal steps, matmuls) this many times, in turn, and "
+                     "print the median of each and of each ratio taken within a round: a virtual machine's speed "
+                     "drifts over minutes, and a ratio of two rates timed side by side drifts less.")
 
 # Each experiment's own default configuration, at the sizes of its paper setting.
 MODE_SETTINGS = {
@@ -81,7 +84,10 @@ def main(argv):
     if not set(FLAGS.xla) <= {"on", "off"} or not FLAGS.xla:
         print("error: --xla takes on, off or both", file=sys.stderr)
         sys.exit(2)
-    step_rates = {}
+    if FLAGS.rounds < 1:
+        print(f"error: --rounds must be at least 1, got {FLAGS.rounds}", file=sys.stderr)
+        sys.exit(2)
+    step_rates, timers = {}, {}
     for mode, xla, precision in [(m, x, p) for m in FLAGS.modes for x in FLAGS.xla for p in FLAGS.precision]:
         try:
             config = experiments.default_config(mode, batch_size=FLAGS.bsize, jit_compile=xla == "on",
@@ -95,6 +101,8 @@ def main(argv):
         batches = iter(setup.train_batches(0).repeat())
         rate, ms = time_steps(lambda: engine.train_step(next(batches)))
         step_rates[mode, xla, precision] = rate
+        timers["project", mode, xla, precision] = (
+            lambda engine=engine, batches=batches: time_steps(lambda: engine.train_step(next(batches)), 2)[0], [rate])
         print(f"{mode:15s} XLA {xla:3s} {precision:14s} {rate:8.0f} images/s "
               f"({ms:.1f} ms/step, {len(setup.phases)} phases)", flush=True)
         if FLAGS.profile_dir:
@@ -102,12 +110,14 @@ def main(argv):
         if FLAGS.epoch:
             time_epoch(config, mnist, rate)
     if FLAGS.yardstick:
-        yardsticks(mnist, step_rates)
+        yardsticks(mnist, step_rates, timers)
+    if FLAGS.rounds > 1:
+        rounds(timers)
 
 
-def time_steps(run_step):
-    """(images/s, ms/step) of ``run_step`` over --steps calls after --warmup."""
-    for _ in range(FLAGS.warmup):
+def time_steps(run_step, warmup=None):
+    """(images/s, ms/step) of ``run_step`` over --steps calls after ``warmup`` (default --warmup) untimed ones."""
+    for _ in range(FLAGS.warmup if warmup is None else warmup):
         run_step()
     start = time.perf_counter()
     for _ in range(FLAGS.steps):
@@ -152,8 +162,11 @@ def time_epoch(config, mnist, step_rate):
               flush=True)
 
 
-def yardsticks(mnist, step_rates):
-    """The minimal Keras step of the unsupervised networks, the matmul rates, and the fraction of the bound."""
+def yardsticks(mnist, step_rates, timers):
+    """The minimal Keras step of the unsupervised networks, the matmul rates, and the fraction of the bound.
+
+    Adds to ``timers`` ({key: (function timing one more round, [rates so far])}) each minimal step and matmul.
+    """
     import tensorflow as tf
     from aae_tf import data, yardstick
     ncode = MODE_SETTINGS["unsupervised"]["ncode"]
@@ -163,6 +176,9 @@ def yardsticks(mnist, step_rates):
         for fused in (False, True):
             step = yardstick.minimal_unsupervised_step(ncode, FLAGS.hidden, xla == "on", precision, fused_adam=fused)
             rate, ms = time_steps(lambda: step(images, seed))
+            if not fused:
+                timers["minimal", xla, precision] = (
+                    lambda step=step: time_steps(lambda: step(images, seed), 2)[0], [rate])
             name = "minimal, fused" if fused else "minimal Keras"
             print(f"{name:15s} XLA {xla:3s} {precision:14s} {rate:8.0f} images/s ({ms:.1f} ms/step, 3 phases, "
                   f"unsupervised networks{', Adam as one fused op per variable' if fused else ''})", flush=True)
@@ -172,6 +188,8 @@ def yardsticks(mnist, step_rates):
     flops = yardstick.unsupervised_flops_per_image(ncode, FLAGS.hidden)
     for dtype in (tf.float32, tf.bfloat16):
         gflops = yardstick.matmul_gflops(dtype, rows=FLAGS.bsize, inner=FLAGS.hidden, cols=FLAGS.hidden)
+        timers["matmul", dtype.name] = (lambda dtype=dtype: yardstick.matmul_gflops(
+            dtype, rows=FLAGS.bsize, inner=FLAGS.hidden, cols=FLAGS.hidden) * 1e9 / flops, [gflops * 1e9 / flops])
         bound = gflops * 1e9 / flops
         line = (f"matmul {FLAGS.bsize}x{FLAGS.hidden}x{FLAGS.hidden} {dtype.name:8s} {gflops:6.0f} GFLOP/s: at "
                 f"{flops / 1e6:.1f} MFLOP per image, a bound of {bound:,.0f} unsupervised images/s")
@@ -180,6 +198,39 @@ def yardsticks(mnist, step_rates):
         if best:
             line += f"; the project's best step reaches {best / bound:.0%} of it"
         print(line, flush=True)
+
+
+def rounds(timers):
+    """Times every setting --rounds - 1 more times, in turn, then prints medians and within-round ratios."""
+    from aae_tf import yardstick
+    for _ in range(FLAGS.rounds - 1):
+        for time_once, rates in timers.values():
+            rates.append(time_once())
+    n = FLAGS.rounds
+    print(f"over {n} rounds (every setting timed once per round, in turn), median (lowest-highest):")
+
+    def shown(ratio):
+        return f"{ratio[0]:.2f} ({ratio[1]:.2f}-{ratio[2]:.2f})"
+    for key, (_, rates) in timers.items():
+        median, low, high = yardstick.paired_ratios(rates, [1.0] * n)
+        if key[0] == "matmul":
+            name, unit = f"{key[1]} matmul bound", "unsupervised images/s"
+        else:
+            name, unit = f"{key[1] if key[0] == 'project' else 'minimal Keras'} XLA {key[-2]} {key[-1]}", "images/s"
+        print(f"  {name:40s} {median:8,.0f} {unit} ({low:,.0f}-{high:,.0f})")
+    for key, (_, rates) in timers.items():
+        if key[0] == "project" and key[1] == "unsupervised" and ("minimal", *key[2:]) in timers:
+            ratio = yardstick.paired_ratios(rates, timers["minimal", *key[2:]][1])
+            print(f"  the project's unsupervised step / the minimal one, XLA {key[2]} {key[3]}: {shown(ratio)}")
+    for mode in FLAGS.modes:
+        best = {p: [max(r) for r in zip(*[timers["project", mode, x, p][1] for x in FLAGS.xla])]
+                for p in FLAGS.precision}
+        if "float32" in best and "mixed_bfloat16" in best:
+            ratio = yardstick.paired_ratios(best["mixed_bfloat16"], best["float32"])
+            print(f"  {mode}: mixed_bfloat16 / float32, the faster XLA setting of each: {shown(ratio)}")
+        if mode == "unsupervised" and "float32" in best and ("matmul", "float32") in timers:
+            ratio = yardstick.paired_ratios(best["float32"], timers["matmul", "float32"][1])
+            print(f"  unsupervised float32 step / the float32 matmul bound: {shown(ratio)}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from aae_tf import yardstick
@@ -33,3 +34,12 @@ def test_fused_adam_makes_the_same_updates_as_keras_adam():
 
 def test_matmul_rate_is_positive():
     assert yardstick.matmul_gflops(tf.float32, rows=3, inner=5, cols=7, repeats=5) > 0
+
+
+def test_paired_ratios_are_taken_round_by_round():
+    # Rounds 1-3: 2/1, 3/6, 6/4 -> ratios 0.5, 1.5, 2.0 (the ratio of the medians, 3/4, would differ).
+    assert yardstick.paired_ratios([2.0, 3.0, 6.0], [1.0, 6.0, 4.0]) == (1.5, 0.5, 2.0)
+    assert yardstick.paired_ratios([1.0, 3.0], [2.0, 1.0]) == (1.75, 0.5, 3.0)
+    for bad in (([], []), ([1.0], [1.0, 2.0])):
+        with pytest.raises(ValueError):
+            yardstick.paired_ratios(*bad)
