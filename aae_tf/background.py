@@ -1,0 +1,169 @@
+"""Long runs in the background: a frozen copy of the code, a script that resumes, a process that outlives the shell.
+
+A run of hundreds of epochs outlives the session, the shell and often the
+checkout that started it. Each run named NAME in a folder of runs gets:
+
+- ``code/<commit>/``: the committed tree it runs on (``git archive``), so that
+  editing or checking out the working tree never changes a running or a
+  resumed run;
+- ``NAME.sh``: the exact command, on that copy, with ``--save_path`` NAME; run
+  again, it resumes from the run's newest intact checkpoint;
+- ``NAME.log`` (appended) and ``NAME.pid``; the process runs under ``nice``,
+  in a session of its own, so a closed terminal does not stop it.
+
+Free of TensorFlow, like ``runfiles``.
+"""
+
+import os
+import shlex
+import signal
+import subprocess
+
+from aae_tf import runfiles
+
+CODE_DIR = "code"
+SCRIPT = "experiment/aae_mnist.py"
+
+
+class BackgroundError(Exception):
+    """Something the user can fix (a name in use, a running run, uncommitted code); the message is one line."""
+
+
+def paths(runs_dir, name):
+    """{"save_path", "script", "log", "pid"} of run ``name`` in ``runs_dir``."""
+    base = os.path.join(os.path.abspath(runs_dir), name)
+    return {"save_path": base, "script": base + ".sh", "log": base + ".log", "pid": base + ".pid"}
+
+
+def _git(repo, *args):
+    done = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BackgroundError(f"git {' '.join(args)} failed in {repo}: "
+                              f"{(done.stderr.strip().splitlines() or ['no message'])[0]}")
+    return done.stdout
+
+
+def freeze_code(repo, runs_dir):
+    """Copies the committed tree of ``repo`` (HEAD) to ``runs_dir/code/<short commit>`` once; returns that path.
+
+    Raises:
+      BackgroundError: ``repo`` is not a git checkout, or tracked files have uncommitted changes (the copy
+        would not be the code the user sees).
+    """
+    try:
+        commit = _git(repo, "rev-parse", "--short=7", "HEAD").strip()
+    except BackgroundError:
+        raise BackgroundError(f"{repo} is not a git checkout with a commit; a background run runs on a copy of the "
+                              "committed code") from None
+    changed = _git(repo, "status", "--porcelain", "--untracked-files=no").strip()
+    if changed:
+        first = changed.splitlines()[0][3:]
+        raise BackgroundError(f"{repo} has uncommitted changes ({first}...); commit them first, so that the run's "
+                              "frozen copy is the code you see")
+    target = os.path.join(os.path.abspath(runs_dir), CODE_DIR, commit)
+    if os.path.isdir(target):
+        return target
+    partial = target + ".partial"
+    os.makedirs(partial, exist_ok=True)
+    archive = subprocess.run(["git", "-C", repo, "archive", "--format=tar", "HEAD"], capture_output=True)
+    if archive.returncode != 0:
+        raise BackgroundError(f"git archive failed in {repo}")
+    subprocess.run(["tar", "-x", "-C", partial], input=archive.stdout, check=True)
+    os.replace(partial, target)  # complete copies only: an interrupted one is redone
+    return target
+
+
+def script_text(name, code, python, args, save_path):
+    """The text of ``NAME.sh``: ``python SCRIPT args --save_path save_path`` run in ``code``."""
+    command = " ".join(shlex.quote(a) for a in [python, SCRIPT, *args, "--save_path", save_path])
+    return ("#!/usr/bin/env bash\n"
+            f"# {name}: code {os.path.basename(code)} frozen in {code}; rerun this script to resume from the run's "
+            "newest intact checkpoint\n"
+            f"cd {shlex.quote(code)} && exec {command}\n")
+
+
+def running_pid(runs_dir, name):
+    """The process id of run ``name`` if that process is alive and is running its script, else None."""
+    try:
+        with open(paths(runs_dir, name)["pid"]) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, ValueError, IndexError):
+        return None
+    if state in ("Z", "X"):  # ended, not yet reaped by its parent
+        return None
+    # The command line guards against a reused process id; it reads empty for an instant while nice and bash
+    # exec into the next program.
+    return pid if not cmdline or name in cmdline else None
+
+
+def start(runs_dir, name, niceness=10):
+    """Starts (or resumes) run ``name`` from its script, detached; returns the process id.
+
+    Raises:
+      BackgroundError: no such script, or the run is running already.
+    """
+    where = paths(runs_dir, name)
+    if not os.path.exists(where["script"]):
+        raise BackgroundError(f"no run named {name} in {runs_dir} (no {where['script']}); start it with --start")
+    pid = running_pid(runs_dir, name)
+    if pid:
+        raise BackgroundError(f"{name} is running already (process {pid}); stop it with kill {pid}")
+    with open(where["log"], "a") as log:
+        process = subprocess.Popen(["nice", "-n", str(niceness), "bash", where["script"]], stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    runfiles.write_atomically(where["pid"], lambda f: f.write(f"{process.pid}\n"))
+    return process.pid
+
+
+def create(runs_dir, name, repo, python, args, niceness=10):
+    """Freezes the code, writes run ``name``'s script and starts it; returns (process id, script path).
+
+    Raises:
+      BackgroundError: the name is in use or not a plain name, ``args`` name a save path, or ``freeze_code``'s.
+    """
+    if not name or name != os.path.basename(name) or name.startswith(".") or name == CODE_DIR:
+        raise BackgroundError(f"--name {name!r} must be a plain folder name")
+    if any(a == "--save_path" or a.startswith("--save_path=") for a in args):
+        raise BackgroundError("the run's folder is RUNS_DIR/NAME; leave --save_path out of the training flags")
+    where = paths(runs_dir, name)
+    if os.path.exists(where["script"]) or os.path.exists(where["save_path"]):
+        raise BackgroundError(f"{name} exists in {runs_dir} already; resume it with --resume {name}, "
+                              "or choose another name")
+    code = freeze_code(repo, runs_dir)
+    text = script_text(name, code, python, args, where["save_path"])
+    runfiles.write_atomically(where["script"], lambda f: f.write(text))
+    os.chmod(where["script"], 0o755)
+    return start(runs_dir, name, niceness), where["script"]
+
+
+def names(runs_dir):
+    """The runs of ``runs_dir`` (each ``NAME.sh``), sorted."""
+    if not os.path.isdir(runs_dir):
+        return []
+    return sorted(f[:-3] for f in os.listdir(runs_dir) if f.endswith(".sh"))
+
+
+def status(runs_dir, name):
+    """{"name", "pid" (None when stopped), "epochs" (in its history), and its metrics.json's choice:
+    "best_epoch", "best_validation_error", "test_error_at_best_validation" (each None before the first epoch).
+
+    Raises:
+      runfiles.RunFileError: the run's history or metrics file is damaged.
+    """
+    save_path = paths(runs_dir, name)["save_path"]
+    metrics = runfiles.read_metrics(save_path) if os.path.isdir(save_path) else {}
+    row = {"name": name, "pid": running_pid(runs_dir, name), "epochs": len(runfiles.read_history(save_path))}
+    row.update({key: metrics.get(key) for key in runfiles.BEST_KEYS})
+    return row
+
+
+def stop(runs_dir, name):
+    """Sends SIGTERM to a running run (it ends at its next step, its checkpoints intact); returns the pid or None."""
+    pid = running_pid(runs_dir, name)
+    if pid:
+        os.killpg(pid, signal.SIGTERM)
+    return pid

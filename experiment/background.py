@@ -1,0 +1,90 @@
+"""Long training runs in the background, each on a frozen copy of the committed code, resumable in one command.
+
+  python experiment/background.py --start semi100_seed1 -- \
+      --train_semisupervised --recipe paper --nlabel 100 --seed 1 --maxepoch 1000
+  python experiment/background.py                    # every run of --runs_dir: running or stopped, epochs, best
+  python experiment/background.py --stop semi100_seed1
+  python experiment/background.py --resume all       # after a reboot or a new session: every stopped run
+
+Each run NAME gets RUNS_DIR/NAME (its --save_path), NAME.sh (the exact command on RUNS_DIR/code/<commit>, a
+copy of the committed tree; rerunning it resumes), NAME.log and NAME.pid. It runs under nice 10 in a session of
+its own, so it outlives the shell; SIGTERM (--stop) ends it between two steps, its checkpoints intact.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+from aae_tf import background, runfiles  # noqa: E402  (free of TensorFlow)
+from aae_tf.cli import fail  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("runs_dir", os.path.join("~", "aae_runs"), "Folder of the background runs (outside the "
+                    "checkout, so that they survive a fresh clone).")
+flags.DEFINE_string("start", None, "Start a new run of this name with the training flags given after --.")
+flags.DEFINE_list("resume", [], "Start these stopped runs again from their checkpoints, or all for every stopped run.")
+flags.DEFINE_list("stop", [], "Send these runs SIGTERM (they stop between two steps, checkpoints intact).")
+flags.DEFINE_integer("nice", 10, "Niceness of the runs started (0-19).")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main(argv):
+    runs_dir = os.path.expanduser(FLAGS.runs_dir)
+    training_args = argv[1:]
+    actions = [bool(FLAGS.start), bool(FLAGS.resume), bool(FLAGS.stop)]
+    if sum(actions) > 1:
+        fail("--start, --resume and --stop go one at a time")
+    if training_args and not FLAGS.start:
+        fail(f"unexpected arguments: {' '.join(training_args)} (training flags go after -- with --start)")
+    if not 0 <= FLAGS.nice <= 19:
+        fail(f"--nice must be within 0-19, got {FLAGS.nice}")
+    try:
+        if FLAGS.start:
+            if not training_args:
+                fail("--start needs the training flags after --, e.g. -- --train --maxepoch 1000")
+            pid, script = background.create(runs_dir, FLAGS.start, REPO, sys.executable, training_args,
+                                             niceness=FLAGS.nice)
+            print(f"started {FLAGS.start} (process {pid}); resume it with: python experiment/background.py "
+                  f"--resume {FLAGS.start} --runs_dir {FLAGS.runs_dir}  (or bash {script})")
+        elif FLAGS.resume:
+            names = FLAGS.resume
+            if names == ["all"]:
+                names = [n for n in background.names(runs_dir) if background.running_pid(runs_dir, n) is None]
+                if not names:
+                    print(f"no stopped run in {runs_dir}")
+            for name in names:
+                print(f"resumed {name} (process {background.start(runs_dir, name, FLAGS.nice)})")
+        elif FLAGS.stop:
+            for name in FLAGS.stop:
+                if name not in background.names(runs_dir):
+                    fail(f"no run named {name} in {runs_dir}")
+                pid = background.stop(runs_dir, name)
+                print(f"sent SIGTERM to {name} (process {pid})" if pid else f"{name} is not running")
+        else:
+            show_status(runs_dir)
+    except (background.BackgroundError, runfiles.RunFileError) as e:
+        fail(str(e), code=1)
+
+
+def show_status(runs_dir):
+    names = background.names(runs_dir)
+    if not names:
+        print(f"no runs in {runs_dir}")
+        return
+    print(f"{'run':32s} {'state':16s} {'epochs':>6s} {'best epoch':>10s} {'its validation':>14s} {'its test':>8s}")
+    for name in names:
+        row = background.status(runs_dir, name)
+        state = f"running ({row['pid']})" if row["pid"] else "stopped"
+
+        def shown(key):
+            return "-" if row[key] is None else f"{row[key]:g}"
+        print(f"{name:32s} {state:16s} {row['epochs']:6d} {shown('best_epoch'):>10s} "
+              f"{shown('best_validation_error'):>14s} {shown('test_error_at_best_validation'):>8s}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,137 @@
+"""Background runs (aae_tf.background, experiment/background.py) on a throwaway git repository whose
+experiment/aae_mnist.py stands in for training: it records its arguments and writes a known history."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from aae_tf import background
+from conftest import ROOT
+
+FAKE_TRAINING = '''
+import json, os, sys, time
+save = sys.argv[sys.argv.index("--save_path") + 1]
+os.makedirs(save, exist_ok=True)
+with open(os.path.join(save, "history.jsonl"), "a") as f:
+    for epoch, (validation, test) in enumerate([(5.0, 6.0), (2.0, 2.5), (3.0, 3.5)]):
+        f.write(json.dumps({"epoch": epoch, "validation_error": validation, "test_error": test}) + "\\n")
+print("arguments", json.dumps(sys.argv[1:]), "in", os.getcwd(), flush=True)
+if "--sleep" in sys.argv:
+    time.sleep(120)
+'''
+
+
+def git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True,
+                   capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    folder = tmp_path / "repo"
+    (folder / "experiment").mkdir(parents=True)
+    (folder / "experiment" / "aae_mnist.py").write_text(FAKE_TRAINING)
+    git(folder, "init", "-q")
+    git(folder, "add", ".")
+    git(folder, "commit", "-q", "-m", "fake training")
+    return str(folder)
+
+
+def wait_until(condition, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_run_starts_on_a_frozen_copy_and_reports_its_history(repo, tmp_path):
+    runs = str(tmp_path / "runs")
+    pid, script = background.create(runs, "first", repo, sys.executable, ["--train", "--seed", "3"])
+    where = background.paths(runs, "first")
+    assert wait_until(lambda: background.running_pid(runs, "first") is None
+                      and "arguments" in open(where["log"]).read())
+    commit = subprocess.run(["git", "-C", repo, "rev-parse", "--short=7", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    code = os.path.join(runs, "code", commit)
+    logged = open(where["log"]).read()
+    assert json.loads(logged.split("arguments ")[1].split(" in ")[0]) == ["--train", "--seed", "3", "--save_path",
+                                                                        where["save_path"]]
+    assert logged.strip().endswith(f"in {code}")  # ran on the copy, not on the checkout
+    assert os.path.exists(os.path.join(code, "experiment", "aae_mnist.py"))
+    assert open(where["pid"]).read().strip() == str(pid)
+    # The model choice of the history: epoch 1 has the lowest validation error.
+    assert background.status(runs, "first") == {"name": "first", "pid": None, "epochs": 3, "best_epoch": 1,
+                                                "best_validation_error": 2.0, "test_error_at_best_validation": 2.5}
+    # Editing the checkout does not touch the copy; resuming runs the script again, appending to the log.
+    with open(os.path.join(repo, "experiment", "aae_mnist.py"), "a") as f:
+        f.write("raise SystemExit('edited')\n")
+    background.start(runs, "first")
+    assert wait_until(lambda: open(where["log"]).read().count("arguments") == 2)
+    assert "edited" not in open(where["log"]).read()
+    assert background.names(runs) == ["first"]
+
+
+def test_what_is_refused(repo, tmp_path):
+    runs = str(tmp_path / "runs")
+    for name in ("", "a/b", ".hidden", "code"):
+        with pytest.raises(background.BackgroundError, match="plain folder name"):
+            background.create(runs, name, repo, sys.executable, ["--train"])
+    with pytest.raises(background.BackgroundError, match="leave --save_path out"):
+        background.create(runs, "r", repo, sys.executable, ["--train", "--save_path=x"])
+    with pytest.raises(background.BackgroundError, match="no run named nothing"):
+        background.start(runs, "nothing")
+    with pytest.raises(background.BackgroundError, match="not a git checkout"):
+        background.create(runs, "r", str(tmp_path), sys.executable, ["--train"])
+    # A running run is neither started twice nor created again; --stop ends it.
+    pid, _ = background.create(runs, "busy", repo, sys.executable, ["--sleep"])
+    assert wait_until(lambda: background.running_pid(runs, "busy") == pid)
+    with pytest.raises(background.BackgroundError, match="running already"):
+        background.start(runs, "busy")
+    with pytest.raises(background.BackgroundError, match="exists in"):
+        background.create(runs, "busy", repo, sys.executable, ["--train"])
+    assert background.stop(runs, "busy") == pid
+    assert wait_until(lambda: background.running_pid(runs, "busy") is None)
+    # Uncommitted changes to tracked code would not be in the frozen copy.
+    with open(os.path.join(repo, "experiment", "aae_mnist.py"), "a") as f:
+        f.write("# changed\n")
+    with pytest.raises(background.BackgroundError, match="uncommitted changes"):
+        background.create(runs, "later", repo, sys.executable, ["--train"])
+
+
+def test_the_command_line_refuses_with_one_line(tmp_path):
+    script = os.path.join(ROOT, "experiment", "background.py")
+    runs = str(tmp_path / "runs")
+    for args, expected in [(["--start", "a"], "needs the training flags after --"),
+                           (["--start", "a", "--stop", "b"], "one at a time"),
+                           (["--", "--train"], "training flags go after -- with --start"),
+                           (["--stop", "b"], "no run named b"),
+                           (["--resume", "b"], "no run named b"),
+                           (["--nice", "30"], "--nice must be within 0-19")]:
+        done = subprocess.run([sys.executable, script, "--runs_dir", runs, *args], capture_output=True, text=True)
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and expected in errors[0], (args, done.stderr)
+    done = subprocess.run([sys.executable, script, "--runs_dir", runs], capture_output=True, text=True)
+    assert done.returncode == 0 and "no runs in" in done.stdout
+
+
+def test_resume_all_restarts_the_stopped_runs_and_the_status_lists_them(repo, tmp_path):
+    script = os.path.join(ROOT, "experiment", "background.py")
+    runs = str(tmp_path / "runs")
+    background.create(runs, "done", repo, sys.executable, ["--train"])
+    log = background.paths(runs, "done")["log"]
+    assert wait_until(lambda: background.running_pid(runs, "done") is None and "arguments" in open(log).read())
+    resumed = subprocess.run([sys.executable, script, "--runs_dir", runs, "--resume", "all"], capture_output=True,
+                             text=True)
+    assert resumed.returncode == 0 and resumed.stdout.startswith("resumed done (process "), resumed.stderr
+    assert wait_until(lambda: open(log).read().count("arguments") == 2
+                      and background.running_pid(runs, "done") is None)
+    shown = subprocess.run([sys.executable, script, "--runs_dir", runs], capture_output=True, text=True).stdout
+    # Two sittings appended three epochs each to the fake history: six epochs, the best still epoch 1.
+    assert shown.splitlines()[1].split()[:6] == ["done", "stopped", "6", "1", "2", "2.5"], shown
