@@ -55,9 +55,9 @@ def freeze_code(repo, runs_dir):
     except BackgroundError:
         raise BackgroundError(f"{repo} is not a git checkout with a commit; a background run runs on a copy of the "
                               "committed code") from None
-    changed = _git(repo, "status", "--porcelain", "--untracked-files=no").strip()
+    changed = [line for line in _git(repo, "status", "--porcelain", "--untracked-files=no").splitlines() if line]
     if changed:
-        first = changed.splitlines()[0][3:]
+        first = changed[0][3:]  # "XY path"
         raise BackgroundError(f"{repo} has uncommitted changes ({first}...); commit them first, so that the run's "
                               "frozen copy is the code you see")
     target = os.path.join(os.path.abspath(runs_dir), CODE_DIR, commit)
@@ -100,11 +100,21 @@ def running_pid(runs_dir, name):
     return pid if not cmdline or name in cmdline else None
 
 
-def start(runs_dir, name, niceness=10):
+def _last_line(path):
+    with open(path, errors="replace") as f:
+        lines = [line.strip() for line in f.read().replace("\r", "\n").splitlines() if line.strip()]
+    return lines[-1] if lines else "nothing in its log"
+
+
+def start(runs_dir, name, niceness=10, settle_seconds=3.0):
     """Starts (or resumes) run ``name`` from its script, detached; returns the process id.
 
+    Waits ``settle_seconds`` for the errors a command reports at once (a mistyped flag, a setting out of
+    range: the scripts refuse those before TensorFlow loads), so that they are not left in the log alone.
+
     Raises:
-      BackgroundError: no such script, or the run is running already.
+      BackgroundError: no such script, the run is running already, or it failed within ``settle_seconds``
+        (the message ends with its log's last line).
     """
     where = paths(runs_dir, name)
     if not os.path.exists(where["script"]):
@@ -116,10 +126,16 @@ def start(runs_dir, name, niceness=10):
         process = subprocess.Popen(["nice", "-n", str(niceness), "bash", where["script"]], stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     runfiles.write_atomically(where["pid"], lambda f: f.write(f"{process.pid}\n"))
+    try:
+        code = process.wait(timeout=settle_seconds)
+    except subprocess.TimeoutExpired:
+        return process.pid
+    if code != 0:
+        raise BackgroundError(f"{name} stopped at once with exit code {code}: {_last_line(where['log'])}")
     return process.pid
 
 
-def create(runs_dir, name, repo, python, args, niceness=10):
+def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0):
     """Freezes the code, writes run ``name``'s script and starts it; returns (process id, script path).
 
     Raises:
@@ -137,7 +153,7 @@ def create(runs_dir, name, repo, python, args, niceness=10):
     text = script_text(name, code, python, args, where["save_path"])
     runfiles.write_atomically(where["script"], lambda f: f.write(text))
     os.chmod(where["script"], 0o755)
-    return start(runs_dir, name, niceness), where["script"]
+    return start(runs_dir, name, niceness, settle_seconds), where["script"]
 
 
 def names(runs_dir):

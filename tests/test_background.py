@@ -20,6 +20,9 @@ with open(os.path.join(save, "history.jsonl"), "a") as f:
     for epoch, (validation, test) in enumerate([(5.0, 6.0), (2.0, 2.5), (3.0, 3.5)]):
         f.write(json.dumps({"epoch": epoch, "validation_error": validation, "test_error": test}) + "\\n")
 print("arguments", json.dumps(sys.argv[1:]), "in", os.getcwd(), flush=True)
+if "--fail" in sys.argv:
+    print("error: --fail is not a flag of this script", file=sys.stderr)
+    sys.exit(2)
 if "--sleep" in sys.argv:
     time.sleep(120)
 '''
@@ -97,10 +100,13 @@ def test_what_is_refused(repo, tmp_path):
         background.create(runs, "busy", repo, sys.executable, ["--train"])
     assert background.stop(runs, "busy") == pid
     assert wait_until(lambda: background.running_pid(runs, "busy") is None)
+    # A command that fails at once (a mistyped flag) is reported with its log's last line, not only logged.
+    with pytest.raises(background.BackgroundError, match="exit code 2: error: --fail is not a flag"):
+        background.create(runs, "typo", repo, sys.executable, ["--fail"], settle_seconds=20)
     # Uncommitted changes to tracked code would not be in the frozen copy.
     with open(os.path.join(repo, "experiment", "aae_mnist.py"), "a") as f:
         f.write("# changed\n")
-    with pytest.raises(background.BackgroundError, match="uncommitted changes"):
+    with pytest.raises(background.BackgroundError, match=r"uncommitted changes \(experiment/aae_mnist.py"):
         background.create(runs, "later", repo, sys.executable, ["--train"])
 
 
