@@ -100,10 +100,13 @@ def running_pid(runs_dir, name):
     return pid if not cmdline or name in cmdline else None
 
 
-def _last_line(path):
+def _last_error(path):
+    """The last line of the log at ``path`` that reads as an error (the scripts' ``error:``, absl's ``FATAL``),
+    else its last line."""
     with open(path, errors="replace") as f:
         lines = [line.strip() for line in f.read().replace("\r", "\n").splitlines() if line.strip()]
-    return lines[-1] if lines else "nothing in its log"
+    errors = [line for line in lines if line.startswith(("error:", "FATAL"))]
+    return (errors or lines or ["nothing in its log"])[-1]
 
 
 def start(runs_dir, name, niceness=10, settle_seconds=3.0):
@@ -131,7 +134,7 @@ def start(runs_dir, name, niceness=10, settle_seconds=3.0):
     except subprocess.TimeoutExpired:
         return process.pid
     if code != 0:
-        raise BackgroundError(f"{name} stopped at once with exit code {code}: {_last_line(where['log'])}")
+        raise BackgroundError(f"{name} stopped at once with exit code {code}: {_last_error(where['log'])}")
     return process.pid
 
 
@@ -153,7 +156,12 @@ def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0):
     text = script_text(name, code, python, args, where["save_path"])
     runfiles.write_atomically(where["script"], lambda f: f.write(text))
     os.chmod(where["script"], 0o755)
-    return start(runs_dir, name, niceness, settle_seconds), where["script"]
+    try:
+        return start(runs_dir, name, niceness, settle_seconds), where["script"]
+    except BackgroundError:  # refused at once: the name stays free for the corrected command (the log stays)
+        for path in (where["script"], where["pid"]):
+            os.remove(path)
+        raise
 
 
 def names(runs_dir):

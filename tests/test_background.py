@@ -22,6 +22,7 @@ with open(os.path.join(save, "history.jsonl"), "a") as f:
 print("arguments", json.dumps(sys.argv[1:]), "in", os.getcwd(), flush=True)
 if "--fail" in sys.argv:
     print("error: --fail is not a flag of this script", file=sys.stderr)
+    print("see --help", file=sys.stderr)
     sys.exit(2)
 if "--sleep" in sys.argv:
     time.sleep(120)
@@ -103,6 +104,7 @@ def test_what_is_refused(repo, tmp_path):
     # A command that fails at once (a mistyped flag) is reported with its log's last line, not only logged.
     with pytest.raises(background.BackgroundError, match="exit code 2: error: --fail is not a flag"):
         background.create(runs, "typo", repo, sys.executable, ["--fail"], settle_seconds=20)
+    assert "typo" not in background.names(runs)  # the corrected command may take the name
     # Uncommitted changes to tracked code would not be in the frozen copy.
     with open(os.path.join(repo, "experiment", "aae_mnist.py"), "a") as f:
         f.write("# changed\n")
