@@ -138,6 +138,20 @@ def start(runs_dir, name, niceness=10, settle_seconds=3.0):
     return process.pid
 
 
+def absolute_paths(args, cwd):
+    """``args`` with the value of every ``--data_path`` made absolute against ``cwd``: the script runs in the
+    frozen copy, where a path relative to the user's folder would point elsewhere."""
+    out, follows = [], False
+    for arg in args:
+        if follows and not os.path.isabs(arg):
+            arg = os.path.join(cwd, arg)
+        elif arg.startswith("--data_path=") and not os.path.isabs(arg.split("=", 1)[1]):
+            arg = "--data_path=" + os.path.join(cwd, arg.split("=", 1)[1])
+        follows = arg == "--data_path"
+        out.append(arg)
+    return out
+
+
 def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0):
     """Freezes the code, writes run ``name``'s script and starts it; returns (process id, script path).
 
@@ -153,7 +167,7 @@ def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0):
         raise BackgroundError(f"{name} exists in {runs_dir} already; resume it with --resume {name}, "
                               "or choose another name")
     code = freeze_code(repo, runs_dir)
-    text = script_text(name, code, python, args, where["save_path"])
+    text = script_text(name, code, python, absolute_paths(args, os.getcwd()), where["save_path"])
     runfiles.write_atomically(where["script"], lambda f: f.write(text))
     os.chmod(where["script"], 0o755)
     try:

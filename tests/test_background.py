@@ -143,3 +143,11 @@ def test_resume_all_restarts_the_stopped_runs_and_the_status_lists_them(repo, tm
     shown = subprocess.run([sys.executable, script, "--runs_dir", runs], capture_output=True, text=True).stdout
     # Two sittings appended three epochs each to the fake history: six epochs, the best still epoch 1.
     assert shown.splitlines()[1].split()[:6] == ["done", "stopped", "6", "1", "2", "2.5"], shown
+
+
+def test_a_relative_data_path_is_made_absolute_for_the_frozen_copy():
+    args = ["--train", "--data_path", "mnist", "--data_path=b", "--seed", "3"]
+    assert background.absolute_paths(args, "/home/u") == [
+        "--train", "--data_path", "/home/u/mnist", "--data_path=/home/u/b", "--seed", "3"]
+    assert background.absolute_paths(["--data_path", "/d", "--data_path=/e"], "/home/u") == [
+        "--data_path", "/d", "--data_path=/e"]
