@@ -62,7 +62,7 @@ def describe(flags):
     return f"{mode}, {flags['dist_type']}, {flags['ncode']}-D code"
 
 
-def run_summary(save_path):
+def run_summary(save_path, epochs=None):
     """One run's row: its flags, how far it trained, and the figure its experiment reports.
 
     The figure is the test error at the epoch the validation set chose where
@@ -70,13 +70,23 @@ def run_summary(save_path):
     unsupervised model, the Parzen log-likelihood ``--parzen`` recorded in its
     ``metrics.json`` (nats), with the epoch it scored.
 
+    Args:
+      save_path: the run folder.
+      epochs: (first, last) to read only those epochs of the history (both included), e.g. every seed of a
+        row at the same budget; None for all.
+
     Raises:
-      runfiles.RunFileError: a folder without flags.json or history.
+      runfiles.RunFileError: a folder without flags.json or history (or none in ``epochs``), or ``epochs``
+        given for a Parzen row, whose figure is not per epoch.
     """
     flags = runfiles.read_json_object(os.path.join(save_path, "flags.json"))
-    records = runfiles.read_history(save_path)
+    records = _in_epochs(runfiles.read_history(save_path), epochs)
     if flags is None or not records:
-        raise runfiles.RunFileError(f"{save_path} has no flags.json or no history.jsonl: not a trained run")
+        within = f" within epochs {epochs[0]}-{epochs[1]}" if epochs and flags is not None else ""
+        raise runfiles.RunFileError(f"{save_path} has no flags.json or no history.jsonl{within}: not a trained run")
+    if epochs and flags["mode"] == "unsupervised":
+        raise runfiles.RunFileError(f"{save_path} reports a Parzen likelihood scored once, not per epoch: "
+                                    "leave out --epochs for it")
     # The experiment's selection metric: the classifier's validation error where there is one, else the
     # clustering error of the validation images (runs from before it existed have neither).
     metric = next((m for m in ("validation_error", "validation_cluster_error") if any(m in r for r in records)),

@@ -28,8 +28,9 @@ flags.DEFINE_list("epoch_keys", [], "Instead of the results table, a per-epoch t
 flags.DEFINE_list("metrics_keys", [], "Instead of the results table, a table of these keys of each run's "
                   "metrics.json (e.g. log_likelihood,validation_log_likelihood,parzen_epoch).")
 flags.DEFINE_integer("every", 1, "With --epoch_keys: every how many epochs a row (the last is always shown).")
-flags.DEFINE_string("epochs", None, "With --epoch_keys or --span_keys: only the epochs FIRST:LAST (both included, "
-                    "counted from 0).")
+flags.DEFINE_string("epochs", None, "Only the epochs FIRST:LAST (both included, counted from 0): of the per-epoch "
+                    "tables, or, for the results table, the epochs among which the validation set chooses (every "
+                    "seed of a row at the same budget; not for Parzen rows).")
 flags.DEFINE_list("span_keys", [], "Instead of the results table, the runs side by side over --epochs (a screen "
                   "against its baseline): the mean and range of these metrics.")
 flags.DEFINE_string("into", None, "Write the table into this markdown file between the lines "
@@ -76,6 +77,10 @@ def main(argv):
     if bool(FLAGS.into) != bool(FLAGS.section):
         fail("--into and --section go together")
     from aae_tf import results, runfiles
+    epochs = parse_epochs(FLAGS.epochs)
+    # With the results table, --epochs restricts each history before the model choice (every seed of a row
+    # at the same budget); the other tables read whole histories and pick their epochs themselves.
+    table_epochs = epochs if not (FLAGS.epoch_keys or FLAGS.span_keys or FLAGS.metrics_keys) else None
     summaries = []
     for path in FLAGS.runs:
         path = os.path.expanduser(path)
@@ -87,16 +92,15 @@ def main(argv):
                 runfiles.copy_records(path, copy)
                 print(f"copied the records of {path} to {copy}")
                 path = copy
-            summaries.append(results.run_summary(path))
+            summaries.append(results.run_summary(path, epochs=table_epochs))
         except runfiles.RunFileError as e:
             fail(str(e), code=1)
     if FLAGS.every < 1:
         fail("--every must be at least 1")
     if sum(bool(k) for k in (FLAGS.epoch_keys, FLAGS.metrics_keys, FLAGS.span_keys)) > 1:
         fail("pass one of --epoch_keys, --metrics_keys, --span_keys")
-    epochs = parse_epochs(FLAGS.epochs)
-    if epochs and not (FLAGS.epoch_keys or FLAGS.span_keys):
-        fail("--epochs goes with --epoch_keys or --span_keys")
+    if epochs and FLAGS.metrics_keys:
+        fail("--epochs does not go with --metrics_keys (a table of metrics.json, not of the epochs)")
     if FLAGS.span_keys and not epochs:
         fail("--span_keys needs --epochs FIRST:LAST, the same epochs for every run")
     if FLAGS.metrics_keys:

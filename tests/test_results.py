@@ -97,6 +97,23 @@ def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     assert result.returncode != 0 and "is not a folder" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_every_seed_of_a_row_at_the_same_budget(tmp_path):
+    semi = dict(mode="semisupervised", ncode=10, nlabel=-1)
+    long = fabricate(str(tmp_path / "long"), [{"epoch": e, "validation_error": 9.0 - e, "test_error": 10.0 - e}
+                                              for e in range(9)], seed=0, **semi)   # best at its last epoch, 8
+    short = fabricate(str(tmp_path / "short"), [{"epoch": 0, "validation_error": 3.0, "test_error": 4.0},
+                                                {"epoch": 1, "validation_error": 2.0, "test_error": 3.0}],
+                      seed=1, **semi)
+    whole = results.table([results.run_summary(p) for p in (long, short)]).splitlines()[2]
+    assert "| 2.50 ± 0.71 | 8, 1 | 2 | 9, 2 |" in whole  # tests 2.0 (epoch 8) and 3.0 (epoch 1)
+    # Epochs 0-1 of each: the long run's choice is its epoch 1 (test 9.0): mean of 9 and 3 = 6, sd 4.24.
+    budget = results.table([results.run_summary(p, epochs=(0, 1)) for p in (long, short)]).splitlines()[2]
+    assert "| 6.00 ± 4.24 | 1, 1 | 2 | 2, 2 |" in budget
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "experiment", "results.py"), "--runs",
+                           f"{long},{short}", "--epochs", "0:1"], capture_output=True, text=True)
+    assert done.returncode == 0 and "| 6.00 ± 4.24 | 1, 1 | 2 | 2, 2 |" in done.stdout, done.stderr
+
+
 def test_a_screen_beside_its_baseline_over_the_same_epochs(tmp_path):
     semi = dict(mode="semisupervised", ncode=10, nlabel=100)
     base = fabricate(str(tmp_path / "base"), [{"epoch": e, "validation_error": float(e), "test_error": 2.0 * e}
@@ -116,7 +133,9 @@ def test_a_screen_beside_its_baseline_over_the_same_epochs(tmp_path):
     (["--span_keys", "test_error"], "--span_keys needs --epochs FIRST:LAST"),
     (["--span_keys", "test_error", "--epochs", "7"], "should be FIRST:LAST"),
     (["--epoch_keys", "test_error", "--epochs", "6:5"], "FIRST must be at least 0 and at most LAST"),
-    (["--epochs", "1:2"], "--epochs goes with --epoch_keys or --span_keys"),
+    (["--epochs", "0:2"], "scored once, not per epoch"),  # the results table of a Parzen row
+    (["--epochs", "1:2"], "no history.jsonl within epochs 1-2"),
+    (["--epochs", "0:1", "--metrics_keys", "log_likelihood"], "does not go with --metrics_keys"),
     (["--span_keys", "a", "--epoch_keys", "b", "--epochs", "1:2"], "pass one of"),
 ])
 def test_bad_epoch_ranges_are_one_line(args, message, tmp_path):
