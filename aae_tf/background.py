@@ -162,6 +162,8 @@ def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0):
         raise BackgroundError(f"--name {name!r} must be a plain folder name")
     if any(a == "--save_path" or a.startswith("--save_path=") for a in args):
         raise BackgroundError("the run's folder is RUNS_DIR/NAME; leave --save_path out of the training flags")
+    if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
+        raise BackgroundError(f"the folder of the runs, {runs_dir}, is a file")
     where = paths(runs_dir, name)
     if os.path.exists(where["script"]) or os.path.exists(where["save_path"]):
         raise BackgroundError(f"{name} exists in {runs_dir} already; resume it with --resume {name}, "

@@ -68,6 +68,8 @@ def main(argv):
             show_status(runs_dir)
     except (background.BackgroundError, runfiles.RunFileError) as e:
         fail(str(e), code=1)
+    except OSError as e:  # a --runs_dir that is a file or cannot be written
+        fail(f"{e.strerror or e}: {e.filename or runs_dir}", code=1)
 
 
 def show_status(runs_dir):
@@ -77,7 +79,11 @@ def show_status(runs_dir):
         return
     print(f"{'run':32s} {'state':16s} {'epochs':>6s} {'best epoch':>10s} {'its validation':>14s} {'its test':>8s}")
     for name in names:
-        row = background.status(runs_dir, name)
+        try:
+            row = background.status(runs_dir, name)
+        except runfiles.RunFileError as e:  # one damaged run does not hide the others
+            print(f"{name:32s} {e}")
+            continue
         state = f"running ({row['pid']})" if row["pid"] else "stopped"
 
         def shown(key):

@@ -120,7 +120,8 @@ def test_the_command_line_refuses_with_one_line(tmp_path):
                            (["--", "--train"], "training flags go after -- with --start"),
                            (["--stop", "b"], "no run named b"),
                            (["--resume", "b"], "no run named b"),
-                           (["--nice", "30"], "--nice must be within 0-19")]:
+                           (["--nice", "30"], "--nice must be within 0-19"),
+                           (["--runs_dir", __file__, "--start", "a", "--", "--train"], "is a file")]:
         done = subprocess.run([sys.executable, script, "--runs_dir", runs, *args], capture_output=True, text=True)
         assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
         errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
