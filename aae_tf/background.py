@@ -159,7 +159,7 @@ def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0):
       BackgroundError: the name is in use or not a plain name, ``args`` name a save path, or ``freeze_code``'s.
     """
     if not name or name != os.path.basename(name) or name.startswith(".") or name == CODE_DIR:
-        raise BackgroundError(f"--name {name!r} must be a plain folder name")
+        raise BackgroundError(f"the run's name {name!r} must be a plain folder name")
     if any(a == "--save_path" or a.startswith("--save_path=") for a in args):
         raise BackgroundError("the run's folder is RUNS_DIR/NAME; leave --save_path out of the training flags")
     if os.path.exists(runs_dir) and not os.path.isdir(runs_dir):
@@ -205,5 +205,7 @@ def stop(runs_dir, name):
     """Sends SIGTERM to a running run (it ends at its next step, its checkpoints intact); returns the pid or None."""
     pid = running_pid(runs_dir, name)
     if pid:
-        os.killpg(pid, signal.SIGTERM)
+        # The process itself, not its group: nice and bash exec into the training script, so the id is the
+        # script's; and a run started by hand (``nohup script &``) leads no process group of its own.
+        os.kill(pid, signal.SIGTERM)
     return pid
