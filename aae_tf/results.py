@@ -226,6 +226,28 @@ def span_table(summaries, keys, epochs):
     return "\n".join(lines) + "\n"
 
 
+def budget_table(paths, budgets):
+    """Each run's figure (the test error at the validation-chosen epoch) had it stopped after each of
+    ``budgets`` epochs: the choice made among epochs 0 to budget - 1 only, with the epoch chosen.
+
+    A budget a run has not reached reads ``–``.
+    """
+    lines = ["| run | " + " | ".join(f"first {b} epochs" for b in budgets) + " |",
+             "|---|" + "---|" * len(budgets)]
+    for path in paths:
+        trained = len(runfiles.read_history(path))
+        cells = []
+        for budget in budgets:
+            if budget > trained:
+                cells.append("–")
+                continue
+            summary = run_summary(path, epochs=(0, budget - 1))
+            cells.append("–" if summary["figure"] is None else
+                         f"{summary['figure']:.2f} ({summary['chosen_epoch']})")
+        lines.append(f"| `{folder_name(path)}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def metrics_table(paths, keys):
     """A markdown table of each run's ``metrics.json`` ``keys`` (e.g. the Parzen scores of copies of a run)."""
     lines = ["| run | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]

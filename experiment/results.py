@@ -33,6 +33,8 @@ flags.DEFINE_string("epochs", None, "Only the epochs FIRST:LAST (both included, 
                     "seed of a row at the same budget; not for Parzen rows).")
 flags.DEFINE_list("span_keys", [], "Instead of the results table, the runs side by side over --epochs (a screen "
                   "against its baseline): the mean and range of these metrics.")
+flags.DEFINE_list("budgets", [], "Instead of the results table, each run's test error at the validation-chosen "
+                  "epoch had it stopped after each of these numbers of epochs (e.g. 50,100,200), with that epoch.")
 flags.DEFINE_string("into", None, "Write the table into this markdown file between the lines "
                     "<!-- results:SECTION --> and <!-- /results:SECTION --> (with --section), after a line giving "
                     "the command that built it; the rest of the file is kept.")
@@ -54,6 +56,17 @@ def parse_epochs(text):
     if not 0 <= first <= last:
         fail(f"--epochs {text}: FIRST must be at least 0 and at most LAST")
     return first, last
+
+
+def parse_budgets(texts):
+    """--budgets as positive integers; a one-line error for anything else."""
+    try:
+        budgets = [int(text) for text in texts]
+    except ValueError:
+        fail(f"--budgets {','.join(texts)} should be numbers of epochs, e.g. 50,100,200")
+    if any(b < 1 for b in budgets):
+        fail(f"--budgets {','.join(texts)}: each must be at least 1 epoch")
+    return budgets
 
 
 def command_without_into(args):
@@ -80,7 +93,7 @@ def main(argv):
     epochs = parse_epochs(FLAGS.epochs)
     # With the results table, --epochs restricts each history before the model choice (every seed of a row
     # at the same budget); the other tables read whole histories and pick their epochs themselves.
-    table_epochs = epochs if not (FLAGS.epoch_keys or FLAGS.span_keys or FLAGS.metrics_keys) else None
+    table_epochs = epochs if not (FLAGS.epoch_keys or FLAGS.span_keys or FLAGS.metrics_keys or FLAGS.budgets) else None
     summaries = []
     for path in FLAGS.runs:
         path = os.path.expanduser(path)
@@ -97,14 +110,22 @@ def main(argv):
             fail(str(e), code=1)
     if FLAGS.every < 1:
         fail("--every must be at least 1")
-    if sum(bool(k) for k in (FLAGS.epoch_keys, FLAGS.metrics_keys, FLAGS.span_keys)) > 1:
-        fail("pass one of --epoch_keys, --metrics_keys, --span_keys")
+    if sum(bool(k) for k in (FLAGS.epoch_keys, FLAGS.metrics_keys, FLAGS.span_keys, FLAGS.budgets)) > 1:
+        fail("pass one of --epoch_keys, --metrics_keys, --span_keys, --budgets")
+    budgets = parse_budgets(FLAGS.budgets)
+    if budgets and epochs:
+        fail("--budgets sets the epochs of each choice itself; leave out --epochs")
     if epochs and FLAGS.metrics_keys:
         fail("--epochs does not go with --metrics_keys (a table of metrics.json, not of the epochs)")
     if FLAGS.span_keys and not epochs:
         fail("--span_keys needs --epochs FIRST:LAST, the same epochs for every run")
     if FLAGS.metrics_keys:
         text = results.metrics_table([s["path"] for s in summaries], FLAGS.metrics_keys)
+    elif budgets:
+        try:
+            text = results.budget_table([s["path"] for s in summaries], budgets)
+        except runfiles.RunFileError as e:
+            fail(str(e), code=1)
     elif FLAGS.span_keys:
         text = results.span_table(summaries, FLAGS.span_keys, epochs)
     elif FLAGS.epoch_keys:

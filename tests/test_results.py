@@ -114,6 +114,20 @@ def test_every_seed_of_a_row_at_the_same_budget(tmp_path):
     assert done.returncode == 0 and "| 6.00 ± 4.24 | 1, 1 | 2 | 2, 2 |" in done.stdout, done.stderr
 
 
+def test_the_figure_each_run_would_report_after_each_budget(tmp_path):
+    semi = dict(mode="semisupervised", ncode=10, nlabel=-1)
+    # validation 5, 3, 4, 1 over epochs 0-3, test 6, 2, 9, 0.5
+    run = fabricate(str(tmp_path / "run"), [{"epoch": e, "validation_error": v, "test_error": t}
+                                            for e, (v, t) in enumerate([(5, 6.0), (3, 2.0), (4, 9.0), (1, 0.5)])],
+                    **semi)
+    rows = results.budget_table([run], [1, 3, 4, 6]).splitlines()
+    assert rows[0] == "| run | first 1 epochs | first 3 epochs | first 4 epochs | first 6 epochs |"
+    assert rows[2] == "| `run` | 6.00 (0) | 2.00 (1) | 0.50 (3) | – |"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "experiment", "results.py"), "--runs", run,
+                           "--budgets", "3,4"], capture_output=True, text=True)
+    assert done.returncode == 0 and "| `run` | 2.00 (1) | 0.50 (3) |" in done.stdout, done.stderr
+
+
 def test_a_screen_beside_its_baseline_over_the_same_epochs(tmp_path):
     semi = dict(mode="semisupervised", ncode=10, nlabel=100)
     base = fabricate(str(tmp_path / "base"), [{"epoch": e, "validation_error": float(e), "test_error": 2.0 * e}
@@ -136,6 +150,9 @@ def test_a_screen_beside_its_baseline_over_the_same_epochs(tmp_path):
     (["--epochs", "0:2"], "scored once, not per epoch"),  # the results table of a Parzen row
     (["--epochs", "1:2"], "no history.jsonl within epochs 1-2"),
     (["--epochs", "0:1", "--metrics_keys", "log_likelihood"], "does not go with --metrics_keys"),
+    (["--budgets", "10,x"], "should be numbers of epochs"),
+    (["--budgets", "0"], "each must be at least 1 epoch"),
+    (["--budgets", "2", "--epochs", "0:1"], "leave out --epochs"),
     (["--span_keys", "a", "--epoch_keys", "b", "--epochs", "1:2"], "pass one of"),
 ])
 def test_bad_epoch_ranges_are_one_line(args, message, tmp_path):
