@@ -99,14 +99,15 @@ def main(argv):
             sys.exit(2)
         engine = train.Engine(setup, save_path="/nonexistent-benchmark-writes-nothing")
         batches = iter(setup.train_batches(0).repeat())
-        rate, ms = time_steps(lambda: engine.train_step(next(batches)))
+        def run_step(engine=engine, batches=batches):
+            return engine.train_step(next(batches))
+        rate, ms = time_steps(run_step)
         step_rates[mode, xla, precision] = rate
-        timers["project", mode, xla, precision] = (
-            lambda engine=engine, batches=batches: time_steps(lambda: engine.train_step(next(batches)), 2)[0], [rate])
+        timers["project", mode, xla, precision] = (lambda run_step=run_step: time_steps(run_step, 2)[0], [rate])
         print(f"{mode:15s} XLA {xla:3s} {precision:14s} {rate:8.0f} images/s "
               f"({ms:.1f} ms/step, {len(setup.phases)} phases)", flush=True)
         if FLAGS.profile_dir:
-            profile(lambda: engine.train_step(next(batches)), ms, f"{mode}_xla_{xla}_{precision}")
+            profile(run_step, ms, f"{mode}_xla_{xla}_{precision}")
         if FLAGS.epoch:
             time_epoch(config, mnist, rate)
     if FLAGS.yardstick:
@@ -175,10 +176,11 @@ def yardsticks(mnist, step_rates, timers):
         seed = tf.constant([1, 2])
         for fused in (False, True):
             step = yardstick.minimal_unsupervised_step(ncode, FLAGS.hidden, xla == "on", precision, fused_adam=fused)
-            rate, ms = time_steps(lambda: step(images, seed))
+            def run_step(step=step):
+                return step(images, seed)
+            rate, ms = time_steps(run_step)
             if not fused:
-                timers["minimal", xla, precision] = (
-                    lambda step=step: time_steps(lambda: step(images, seed), 2)[0], [rate])
+                timers["minimal", xla, precision] = (lambda run_step=run_step: time_steps(run_step, 2)[0], [rate])
             name = "minimal, fused" if fused else "minimal Keras"
             print(f"{name:15s} XLA {xla:3s} {precision:14s} {rate:8.0f} images/s ({ms:.1f} ms/step, 3 phases, "
                   f"unsupervised networks{', Adam as one fused op per variable' if fused else ''})", flush=True)
@@ -187,10 +189,12 @@ def yardsticks(mnist, step_rates, timers):
                 print(f"{'':15s} the project's unsupervised step / the minimal one: {mine / rate:.2f}", flush=True)
     flops = yardstick.unsupervised_flops_per_image(ncode, FLAGS.hidden)
     for dtype in (tf.float32, tf.bfloat16):
-        gflops = yardstick.matmul_gflops(dtype, rows=FLAGS.bsize, inner=FLAGS.hidden, cols=FLAGS.hidden)
-        timers["matmul", dtype.name] = (lambda dtype=dtype: yardstick.matmul_gflops(
-            dtype, rows=FLAGS.bsize, inner=FLAGS.hidden, cols=FLAGS.hidden) * 1e9 / flops, [gflops * 1e9 / flops])
-        bound = gflops * 1e9 / flops
+        def matmul_bound(dtype=dtype):
+            """The unsupervised images/s the machine's matmul rate allows."""
+            return yardstick.matmul_gflops(dtype, rows=FLAGS.bsize, inner=FLAGS.hidden, cols=FLAGS.hidden) * 1e9 / flops
+        bound = matmul_bound()
+        gflops = bound * flops / 1e9
+        timers["matmul", dtype.name] = (matmul_bound, [bound])
         line = (f"matmul {FLAGS.bsize}x{FLAGS.hidden}x{FLAGS.hidden} {dtype.name:8s} {gflops:6.0f} GFLOP/s: at "
                 f"{flops / 1e6:.1f} MFLOP per image, a bound of {bound:,.0f} unsupervised images/s")
         best = max((r for (m, _, p), r in step_rates.items()
