@@ -1,15 +1,18 @@
 """What this machine's processor is, and the step's execution settings that suit it (no TensorFlow import).
 
-Measured in docs/benchmarks.md on two CPUs with bfloat16 units (an Intel Xeon with AMX, an AMD EPYC with
-AVX512_BF16): Keras's mixed bfloat16 policy without XLA trains 1.25-1.5x faster than float32 with XLA,
-with the same results; XLA's CPU backend does not use the bfloat16 units, so bfloat16 goes without it.
-Everywhere else (no bfloat16 units, or a GPU, where ``mixed_float16`` may well be faster but has not been
-measured here) float32 with XLA stays the default.
+Measured in docs/benchmarks.md on three CPUs with bfloat16 instructions: on an Intel Xeon with AMX and on
+an AMD EPYC with AVX512_BF16, Keras's mixed bfloat16 policy without XLA trains 1.25-1.5x faster than
+float32 with XLA, with the same results (XLA's CPU backend does not use the bfloat16 units, so bfloat16
+goes without it); on an Intel Xeon whose virtual machine shows AVX512_BF16 but not AMX, the same bfloat16
+step takes 1.8x as long as float32 with XLA. So bfloat16 is the default only where it was measured
+faster (AMX, or AVX512_BF16 on AMD). Everywhere else (and on a GPU, where ``mixed_float16`` may well be
+faster but has not been measured here) float32 with XLA stays the default.
 """
 
 CPUINFO = "/proc/cpuinfo"
-# /proc/cpuinfo flags naming x86 bfloat16 arithmetic that oneDNN uses (both measured; Arm's bf16 is not yet).
-BFLOAT16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+# Where the mixed bfloat16 step was measured faster than float32 with XLA: (/proc/cpuinfo vendor_id, or None
+# for any vendor; a flag naming x86 bfloat16 arithmetic that oneDNN uses). Arm's bf16 is not measured yet.
+FAST_BFLOAT16 = ((None, "amx_bf16"), ("AuthenticAMD", "avx512_bf16"))
 
 
 def read_cpuinfo(path=CPUINFO):
@@ -23,20 +26,23 @@ def read_cpuinfo(path=CPUINFO):
 
 def cpu_model(cpuinfo):
     """The processor's model name in ``cpuinfo`` (to print beside every speed figure)."""
+    return _first_cpu(cpuinfo, "model name") or "unknown CPU"
+
+
+def _first_cpu(cpuinfo, key):
+    """The value of ``key`` for the first CPU in ``cpuinfo``, or "" where it has none."""
     for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("model name", "Model name"):
+        name, _, value = line.partition(":")
+        if name.strip() == key:
             return value.strip()
-    return "unknown CPU"
+    return ""
 
 
-def has_bfloat16_units(cpuinfo):
-    """Whether the processor ``cpuinfo`` describes computes in bfloat16 (its first CPU's flags)."""
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return not BFLOAT16_FLAGS.isdisjoint(value.split())
-    return False
+def bfloat16_is_faster(cpuinfo):
+    """Whether ``cpuinfo``'s first CPU is of a kind where mixed bfloat16 was measured faster than float32
+    with XLA (whole flags only: ``bf16x`` is not ``avx512_bf16``)."""
+    vendor, flags = _first_cpu(cpuinfo, "vendor_id"), _first_cpu(cpuinfo, "flags").split()
+    return any(flag in flags and want in (None, vendor) for want, flag in FAST_BFLOAT16)
 
 
 def execution_defaults(cpuinfo, has_gpu, precision=None):
@@ -48,10 +54,10 @@ def execution_defaults(cpuinfo, has_gpu, precision=None):
       precision: the precision the command names, or None to choose it here.
 
     Returns:
-      {"precision": str, "jit_compile": bool}: ``mixed_bfloat16`` on a CPU with bfloat16 units and no GPU,
-      ``float32`` otherwise; XLA on for float32 or on a GPU, off for bfloat16 on a CPU (XLA's CPU
+      {"precision": str, "jit_compile": bool}: ``mixed_bfloat16`` on a CPU where it was measured faster
+      (``bfloat16_is_faster``) and no GPU, ``float32`` otherwise; XLA on for float32 or on a GPU, off for bfloat16 on a CPU (XLA's CPU
       backend computes bfloat16 without the bfloat16 units, slower than float32).
     """
     if precision is None:
-        precision = "mixed_bfloat16" if has_bfloat16_units(cpuinfo) and not has_gpu else "float32"
+        precision = "mixed_bfloat16" if bfloat16_is_faster(cpuinfo) and not has_gpu else "float32"
     return {"precision": precision, "jit_compile": has_gpu or precision == "float32"}
