@@ -14,10 +14,11 @@ ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variat
 # Settings added after the first release: a run recorded before them trained with their defaults.
 ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
                "jit_compile", "logits_scale", "precision", "prior_scale", "pixel_range", "reconstruction_cost",
-               "classification_learning_rate", "recipe", "dataset", "labeled_reconstruction", "gradient_clip_norm")
+               "classification_learning_rate", "recipe", "dataset", "labeled_reconstruction", "gradient_clip_norm",
+               "parzen_every")
 
 # Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
-RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision")
+RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision", "parzen_every")
 
 
 # mixed_float16 is for GPUs: the engine scales each phase's loss (Keras's LossScaleOptimizer).
@@ -119,6 +120,11 @@ class ExperimentConfig:
         their global norm is at most this (Keras's ``global_clipnorm``); None
         for no clipping (the paper). A departure, a public trick for the
         semi-supervised model.
+      parzen_every: every this many epochs (0: never), the Parzen-window
+        log-likelihood of the test images (Table 1's protocol, the width
+        chosen on validation images) is scored on the model's samples and
+        kept in the epoch's history; the validation likelihood then chooses
+        the unsupervised model's epoch.
       dataset: ``mnist`` (found offline), or the name of an image dataset of
         tensorflow-datasets with ten classes (``fashion_mnist``, ``kmnist``,
         ``svhn_cropped``); the networks take its image shape.
@@ -169,6 +175,7 @@ class ExperimentConfig:
     dataset: str = "mnist"
     labeled_reconstruction: bool = False
     gradient_clip_norm: Optional[float] = None
+    parzen_every: int = 0
 
     def __post_init__(self):
         def need(ok, field, reason):
@@ -209,6 +216,9 @@ class ExperimentConfig:
              "must be a positive number")
         clip = self.gradient_clip_norm
         need(clip is None or (math.isfinite(clip) and clip > 0), "gradient_clip_norm", "must be a positive number")
+        need(self.parzen_every >= 0, "parzen_every", "must not be negative (0: never)")
+        need(self.parzen_every == 0 or self.validation_size > 0, "parzen_every",
+             "needs validation images to choose the window width on (a --validation_size above 0)")
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -261,5 +271,5 @@ _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "f
           "init_std": "optional float", "jit_compile": "bool", "precision": "str", "prior_scale": "float",
           "pixel_range": "str", "reconstruction_cost": "str", "classification_learning_rate": "optional float",
           "recipe": "str", "dataset": "str", "labeled_reconstruction": "bool",
-          "gradient_clip_norm": "optional float"}
+          "gradient_clip_norm": "optional float", "parzen_every": "int"}
 assert set(_KINDS) == {f.name for f in dataclasses.fields(ExperimentConfig)}

@@ -67,8 +67,10 @@ def run_summary(save_path, epochs=None):
 
     The figure is the test error at the epoch the validation set chose where
     the run has a selection metric, else the last epoch's test error; for the
-    unsupervised model, the Parzen log-likelihood ``--parzen`` recorded in its
-    ``metrics.json`` (nats), with the epoch it scored.
+    unsupervised model, the Parzen log-likelihood (nats) at the epoch the
+    validation likelihood chose among those its history scored
+    (``--parzen_every``), else the one ``--parzen`` recorded in its
+    ``metrics.json``, with the epoch it scored.
 
     Args:
       save_path: the run folder.
@@ -77,26 +79,28 @@ def run_summary(save_path, epochs=None):
 
     Raises:
       runfiles.RunFileError: a folder without flags.json or history (or none in ``epochs``), or ``epochs``
-        given for a Parzen row, whose figure is not per epoch.
+        given for a Parzen row scored once by ``--parzen``, whose figure is not per epoch.
     """
     flags = runfiles.read_json_object(os.path.join(save_path, "flags.json"))
     records = _in_epochs(runfiles.read_history(save_path), epochs)
     if flags is None or not records:
         within = f" within epochs {epochs[0]}-{epochs[1]}" if epochs and flags is not None else ""
         raise runfiles.RunFileError(f"{save_path} has no flags.json or no history.jsonl{within}: not a trained run")
-    if epochs and flags["mode"] == "unsupervised":
+    # The experiment's selection metric: the classifier's validation error where there is one, else the
+    # clustering error of the validation images, else the validation likelihood (runs from before each
+    # existed have none).
+    metric = next((m for m in ("validation_error", "validation_cluster_error", "validation_log_likelihood")
+                   if any(m in r for r in records)), None)
+    scored_once = flags["mode"] == "unsupervised" and metric is None
+    if epochs and scored_once:
         raise runfiles.RunFileError(f"{save_path} reports a Parzen likelihood scored once, not per epoch: "
                                     "leave out --epochs for it")
-    # The experiment's selection metric: the classifier's validation error where there is one, else the
-    # clustering error of the validation images (runs from before it existed have neither).
-    metric = next((m for m in ("validation_error", "validation_cluster_error") if any(m in r for r in records)),
-                  None)
     metrics = runfiles.summary(records, metric=metric)
     chosen = metrics.get("test_error_at_best_validation")
     figure = chosen if chosen is not None else records[-1].get("test_error")
     # How the validation set ranks copies of one run (the higher the better); the longest history wins a tie.
-    validation = None
-    if flags["mode"] == "unsupervised":
+    validation = metrics.get("best_validation_error") if metric == "validation_log_likelihood" else None
+    if scored_once:
         recorded = runfiles.read_json_object(os.path.join(save_path, "metrics.json")) or {}
         figure = recorded.get("log_likelihood")
         validation = recorded.get("validation_log_likelihood")

@@ -17,7 +17,6 @@ from aae_tf import config as config_lib
 from aae_tf import runfiles
 from aae_tf import data as data_lib
 from aae_tf import distribute
-from aae_tf import evaluation
 from aae_tf import experiments
 from aae_tf import figures
 from aae_tf import plots
@@ -291,44 +290,20 @@ def parzen_key(centers, key):
 
 
 def parzen(engine, save_path, mnist, n_samples=10000, n_validation=1000, seed=0, centers="prior"):
-    """Parzen-window log-likelihood of the test images (paper Table 1), added to metrics.json.
+    """Parzen-window log-likelihood of the 10,000 test images (paper Table 1, ``Experiment.parzen``) of the
+    restored model, added to metrics.json with the epoch it scored.
 
-    ``n_samples`` images decoded from prior samples are the window centers;
-    the width is chosen on ``n_validation`` held-out training images and the
-    10,000 test images are scored with it. Pixels are on the [0, 1] scale of
-    the GAN paper's protocol, so the figure is comparable with Table 1.
-
-    ``centers``: ``prior`` (the above), or, as references for the same
-    estimate, ``reconstructions`` (the model's reconstructions of the first
-    ``n_samples`` training images) or ``training`` (those images themselves);
-    their metrics are recorded as ``<centers>_centers_<key>``, beside the
+    The metrics of ``centers`` other than ``prior`` (references for the same
+    estimate) are recorded as ``<centers>_centers_<key>``, beside the
     model's, never over them.
 
     Returns:
       The Parzen metrics.
     """
-    if centers not in config_lib.PARZEN_CENTERS:
-        raise ValueError(f"centers must be one of {', '.join(config_lib.PARZEN_CENTERS)}, got {centers!r}")
-    setup = engine.setup
-    if centers == "prior":
-        n_batches = -(-n_samples // 1000)
-        seeds = tf.cast(tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_batches),
-                        tf.int32)
-        samples = np.concatenate([setup.sample_images(1000, seeds[i]).numpy() for i in range(n_batches)])[:n_samples]
-    else:
-        images, labels = setup.data.train_images[:n_samples], setup.data.train_labels[:n_samples]
-        samples = images.numpy() if centers == "training" else evaluation.batched(
-            lambda x, y: setup.reconstruct(x, y).numpy(), images, labels)
-    validation = setup.data.validation[0][:n_validation]
-    if len(validation) == 0:
+    if len(engine.setup.data.validation[0]) == 0:
         raise UserError("--parzen chooses its window width on validation images: use a --validation_size above 0")
-
-    def flat_unit(images):
-        return setup.unit(images).reshape(len(images), -1)
-
-    result = evaluation.parzen_log_likelihood(
-        flat_unit(samples), flat_unit(setup.images(validation)), flat_unit(setup.images(mnist.test_images)))
-    result.update(parzen_samples=int(len(samples)), parzen_epoch=int(engine.epoch.numpy()) - 1)
+    result = engine.setup.parzen(mnist.test_images, n_samples, n_validation, seed, centers)
+    result.update(parzen_epoch=int(engine.epoch.numpy()) - 1)
     result = {parzen_key(centers, k): v for k, v in result.items()}
     _update_metrics(save_path, result)
     return result

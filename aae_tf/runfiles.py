@@ -159,10 +159,17 @@ def keep_history_before(save_path, epochs_done):
     return records
 
 
-def best_record(records, metric="validation_error"):
-    """Model choice on the validation set only: the epoch with the lowest ``metric``, and its test error.
+# Selection metrics where higher is better, each with the test figure reported at its best epoch (the others
+# are errors, lowest best, reported with ``test_error``).
+HIGHER_IS_BETTER = {"validation_log_likelihood": "log_likelihood"}
 
-    ``metric`` is the experiment's ``selection_metric`` (None: no choice).
+
+def best_record(records, metric="validation_error"):
+    """Model choice on the validation set only: the epoch with the best ``metric``, and its test figure.
+
+    ``metric`` is the experiment's ``selection_metric`` (None: no choice): the
+    lowest wins, or the highest for those in ``HIGHER_IS_BETTER``, whose test
+    figure is reported instead of ``test_error`` (under the same keys).
 
     Returns:
       {best_epoch, best_validation_error, test_error_at_best_validation}, or {}
@@ -171,13 +178,14 @@ def best_record(records, metric="validation_error"):
     best = {}
     if metric is None:
         return best
+    sign, figure = (-1, HIGHER_IS_BETTER[metric]) if metric in HIGHER_IS_BETTER else (1, "test_error")
     for record in records:
         value = record.get(metric)
         if value is None or not math.isfinite(value):
             continue
-        if not best or value < best["best_validation_error"]:
+        if not best or sign * value < sign * best["best_validation_error"]:
             best = {"best_epoch": record["epoch"], "best_validation_error": value,
-                    "test_error_at_best_validation": record.get("test_error")}
+                    "test_error_at_best_validation": record.get(figure)}
     return best
 
 

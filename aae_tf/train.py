@@ -474,7 +474,7 @@ class Engine:
             if not self.chief:
                 self.manager.save(checkpoint_number=epoch)  # every worker takes part in saving
                 continue
-            metrics.update(setup.evaluate())
+            metrics.update(setup.evaluate(epoch))
             self._epoch_summaries(eval_writer, metrics)
             metrics["epoch_seconds"] = time.perf_counter() - began
             runfiles.append_history(self.save_path, metrics)

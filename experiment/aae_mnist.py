@@ -87,6 +87,9 @@ flags.DEFINE_bool("labeled_reconstruction", False, "Also reconstruct the labeled
                   "--train_semisupervised).")
 flags.DEFINE_float("clip_norm", None, "Scale each phase's gradients down to this global norm at most (a departure "
                    "from the paper, a public trick for --train_semisupervised; default: no clipping).")
+flags.DEFINE_integer("parzen_every", 0, "While training, score the Parzen-window log-likelihood of the test "
+                     "images (Table 1's protocol, as --parzen) every this many epochs and keep it in the history; "
+                     "the validation likelihood then chooses the unsupervised model's epoch (0: never).")
 flags.DEFINE_float("init_std", None, "Initial kernels from N(0, init_std^2) (the paper: 0.01; default Glorot uniform).")
 flags.DEFINE_enum("recipe", "reference", list(config_lib.RECIPES),
                   "reference: the reference repository's Adam recipe; paper: the paper's Appendix as far as it can be "
@@ -104,8 +107,8 @@ flags.DEFINE_bool("xla", None, "Compile the training step with XLA (default: on,
 flags.DEFINE_enum("precision", "auto", ["auto", *config_lib.PRECISIONS],
                   "mixed_bfloat16: layers compute in bfloat16 (variables and losses in float32); mixed_float16: in "
                   "float16, each phase's loss scaled against underflow (for GPUs); auto: "
-                  "mixed_bfloat16 on a CPU with bfloat16 units (AVX512_BF16 or AMX) and no GPU, where it is "
-                  "1.25-1.5x faster with the same results (docs/benchmarks.md), float32 elsewhere. Checkpoints are "
+                  "mixed_bfloat16 on a CPU where it was measured 1.25-1.5x faster with the same results (AMX, or "
+                  "AVX512_BF16 on AMD; docs/benchmarks.md) and no GPU, float32 elsewhere. Checkpoints are "
                   "interchangeable, so a resumed run takes the setting of the machine it runs on.")
 flags.DEFINE_enum("distribute", "default", ["default", "mirrored", "multi_worker", "tpu"],
                   "tf.distribute strategy of training: default (one device), mirrored (all local GPUs, or the "
@@ -136,7 +139,7 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "adversarial_learning_rate": "lr", "prior_scale": "prior_scale", "pixel_range": "pixel_range",
                  "reconstruction_cost": "reconstruction_cost", "classification_learning_rate": "cls_lr",
                  "recipe": "recipe", "dataset": "dataset", "labeled_reconstruction": "labeled_reconstruction",
-                 "gradient_clip_norm": "clip_norm",
+                 "gradient_clip_norm": "clip_norm", "parzen_every": "parzen_every",
                  **{name: name for name in LOSS_WEIGHTS}}
 
 

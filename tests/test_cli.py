@@ -100,6 +100,8 @@ def test_same_command_resumes(gmm_run, tiny_idx):
     (["--viz", "--supervise"], "--supervise goes with --generate"),
     (["--train_cluster", "--labeled_reconstruction"], "needs one of them with --nlabel above 0"),
     (["--train_semisupervised", "--clip_norm", "0"], "--clip_norm must be a positive number"),
+    (["--train", "--parzen_every", "-2"], "--parzen_every must not be negative"),
+    (["--train", "--parzen_every", "1", "--validation_size", "0"], "--parzen_every needs validation images"),
 ])
 def test_bad_flags_give_one_line(args, expected, tiny_idx, tmp_path):
     result = cli(*FAST, "--save_path", str(tmp_path / "bad"), *args,

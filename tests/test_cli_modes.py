@@ -142,6 +142,18 @@ def test_paper_recipe_through_the_command_line(tiny_idx, tmp_path):
             recorded["prior_scale"], recorded["init_std"], recorded["batch_size"], recorded["ncode"],
             recorded["input_noise_std"], recorded["adversarial_learning_rate"]) == (
         "paper", "sgd", "unit", "sum", 5.0, 0.01, 50, 2, 0.3, 0.1)
+    # Table 1's model is scored by Parzen after every epoch; a resumed run adds its epochs' scores, and the
+    # validation likelihood chooses among all of them.
+    assert recorded["parzen_every"] == 1
+    ok("--train", "--recipe", "paper", "--ncode", "2", "--noise", "--maxepoch", "2", "--data_path", tiny_idx,
+       "--save_path", save, *FAST)
+    with open(os.path.join(save, "history.jsonl")) as f:
+        history = [json.loads(line) for line in f]
+    assert [r["epoch"] for r in history] == [0, 1]
+    assert all(r["parzen_samples"] == 10000 and r["parzen_sigma"] > 0 for r in history)
+    best = max(history, key=lambda r: r["validation_log_likelihood"])
+    assert (metrics_of(save)["best_epoch"], metrics_of(save)["test_error_at_best_validation"]) == (
+        best["epoch"], best["log_likelihood"])
     ok("--viz", "--generate", "--load", "0", "--save_path", save)
     assert png_shape(os.path.join(save, "manifold.png")) == (560, 560)
     refused = cli("--train", "--recipe", "reference", "--maxepoch", "2", "--data_path", tiny_idx, "--save_path",

@@ -123,7 +123,9 @@ def test_paper_recipe_sets_the_appendix_and_flags_win():
                                         0.3, True)
     assert (semi.genw, semi.disw, semi.clsw) == (1.0, 1.0, 1.0)
     likelihood = experiments.default_config("unsupervised", "paper")
-    assert (likelihood.ncode, likelihood.prior_scale, likelihood.dist_type) == (8, 5.0, "gaussian")
+    assert (likelihood.ncode, likelihood.prior_scale, likelihood.dist_type, likelihood.parzen_every) == (
+        8, 5.0, "gaussian", 1)
+    assert experiments.default_config("unsupervised").parzen_every == 0
     cluster = experiments.default_config("cluster", "paper", ncode=3)
     assert (cluster.hidden, cluster.encoder_batchnorm, cluster.input_dropout, cluster.logits_batchnorm,
             cluster.ncode) == (3000, True, 0.2, False, 3)
@@ -245,3 +247,18 @@ def test_gradient_clipping_scales_a_phases_gradients_to_the_global_norm():
         optimizer.apply_gradients(zip(grads, [a, b]))  # SGD's first step, momentum or not: -rate x gradient
         np.testing.assert_allclose(a.numpy(), expected_a, rtol=1e-6)
         np.testing.assert_allclose(b.numpy(), expected_b, rtol=1e-6)
+
+
+def test_parzen_is_scored_after_every_kth_epoch_and_then_chooses_the_epoch(synthetic_mnist):
+    every_second = build("unsupervised", synthetic_mnist, ncode=3, parzen_every=2)
+    keys = {"log_likelihood", "log_likelihood_sem", "validation_log_likelihood", "parzen_sigma"}
+    assert keys.isdisjoint(every_second.evaluate(epoch=0))  # epoch 0 is the first: not the second
+    assert keys.isdisjoint(every_second.evaluate())  # outside training: never
+    scored = every_second.evaluate(epoch=3)
+    assert keys <= set(scored) and scored["parzen_samples"] == 10000
+    # The same estimate as the --parzen action's on the same test images (the samples' seed is fixed).
+    again = every_second.parzen(synthetic_mnist.test_images)
+    assert again["log_likelihood"] == pytest.approx(scored["log_likelihood"], rel=1e-6)
+    assert every_second.selection_metric == "validation_log_likelihood"
+    assert build("unsupervised", synthetic_mnist, ncode=3).selection_metric is None
+    assert build("semisupervised", synthetic_mnist, nlabel=100, parzen_every=1).selection_metric == "validation_error"

@@ -62,6 +62,18 @@ def test_the_likelihood_row_reads_the_parzen_figure(tmp_path):
             "301.25 | 1 | 1 | 2 | paper |") in lines[2]
 
 
+def test_a_likelihood_scored_every_epoch_chooses_its_epoch_like_an_error(tmp_path):
+    parzen = dict(mode="unsupervised", ncode=8, prior_scale=5.0, recipe="paper", parzen_every=1)
+    scores = [(136.0, 134.0), (300.0, 302.0), (306.0, 305.5), (301.0, 307.0)]  # validation, test
+    run = fabricate(str(tmp_path / "scored"), [
+        {"epoch": e, "validation_log_likelihood": v, "log_likelihood": t} for e, (v, t) in enumerate(scores)],
+        seed=0, **parzen)
+    row = results.table([results.run_summary(run)]).splitlines()[2]
+    assert "| 305.50 | 2 | 1 | 4 | paper |" in row  # epoch 2 has the highest validation likelihood
+    # A budget: epochs 0-1 only, so epoch 1 (test 302).
+    assert "| 302.00 | 1 | 1 | 2 | paper |" in results.table([results.run_summary(run, epochs=(0, 1))]).splitlines()[2]
+
+
 def test_copies_of_one_run_are_not_seeds_the_validation_set_chooses(tmp_path):
     parzen = dict(mode="unsupervised", ncode=8, prior_scale=5.0, recipe="paper")
     scored = {"early": (305.25, 305.0, 26), "late": (298.5, 296.0, 113)}  # test, validation, epoch

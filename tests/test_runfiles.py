@@ -80,7 +80,7 @@ def test_recorded_configuration_must_be_complete_and_typed():
     ("learning_rate", float("nan"), "positive finite"), ("learning_rate", float("inf"), "positive finite"),
     ("batch_size", 1, "at least 2"), ("ncluster", 1, "at least 2"), ("eta", -1.0, "not negative"),
     ("disw", -1.0, "not negative"), ("encw", 0.0, "must be positive"), ("nlabel", -5, "-1 (all labels)"),
-    ("input_dropout", 1.0, "[0, 1)"), ("init_std", 0.0, "positive"),
+    ("input_dropout", 1.0, "[0, 1)"), ("init_std", 0.0, "positive"), ("parzen_every", -1, "must not be negative"),
 ])
 def test_settings_out_of_range_name_their_field(field, value, expected):
     with pytest.raises(config_lib.ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")
@@ -99,3 +99,15 @@ def test_a_cache_of_the_right_shapes_but_the_wrong_kind_is_refused(tmp_path, mni
              test_images=mnist.test_images, test_labels=mnist.test_labels)
     with pytest.raises(data.DataError, match="wrong kind"):
         data.load_cached_npz(path)
+
+
+def test_a_likelihood_chooses_its_highest_epoch_and_reports_its_test_likelihood():
+    records = [{"epoch": 0, "validation_log_likelihood": 10.0, "log_likelihood": 11.0, "test_error": 1.0},
+               {"epoch": 1, "validation_log_likelihood": 30.0, "log_likelihood": 29.0},
+               {"epoch": 2, "validation_log_likelihood": 20.0, "log_likelihood": 25.0},
+               {"epoch": 3}]  # an epoch not scored
+    assert runfiles.best_record(records, "validation_log_likelihood") == {
+        "best_epoch": 1, "best_validation_error": 30.0, "test_error_at_best_validation": 29.0}
+    errors = [{"epoch": 0, "validation_error": 3.0, "test_error": 4.0},
+              {"epoch": 1, "validation_error": 2.0, "test_error": 5.0}]
+    assert runfiles.best_record(errors)["best_epoch"] == 1  # errors: the lowest

@@ -151,8 +151,13 @@ class Experiment:
     defaults = {}
     # What the paper's recipe sets in this experiment beyond PAPER_RECIPE (None: the experiment has none).
     paper_recipe = {}
-    # The metric (a key of ``evaluate()``, lower is better) whose lowest epoch is the chosen model; None: none.
-    selection_metric = None
+
+    @property
+    def selection_metric(self):
+        """The metric (a key of ``evaluate()``) whose best epoch is the chosen model (lower is better, except
+        for those in ``runfiles.HIGHER_IS_BETTER``); None: none. The unsupervised models have none unless
+        scored by Parzen each few epochs (``parzen_every``): then the validation images' likelihood."""
+        return "validation_log_likelihood" if self.config.parzen_every else None
 
     # ------------------------------------------------------------ configuration
 
@@ -471,8 +476,9 @@ class Experiment:
         recon = self.decode(out["style_code"], self.label_code_for_decoder(out, labels))
         return dict(out, squared_error=tf.reduce_sum(tf.square(x - recon), axis=[1, 2, 3]))
 
-    def evaluate(self):
-        """Metrics on the validation and test sets: reconstruction error, and what the experiment adds."""
+    def evaluate(self, epoch=None):
+        """Metrics on the validation and test sets: reconstruction error, what the experiment adds, and after
+        every ``parzen_every``-th epoch (``epoch`` counted from 0; None: never) the Parzen estimate."""
         metrics, outputs = {}, {}
         for split_name, (images, labels) in (("validation", self.data.validation), ("test", self.data.test)):
             if len(images) == 0:
@@ -482,7 +488,50 @@ class Experiment:
             metrics[f"{split_name}_reconstruction_error"] = float(np.mean(out.pop("squared_error"))) / float(
                 np.prod(self.image_shape))
         self.evaluate_outputs(outputs, metrics)
+        every = self.config.parzen_every
+        if every and epoch is not None and (epoch + 1) % every == 0:
+            metrics.update(self.parzen(self.data.test[0]))
         return metrics
+
+    def parzen(self, test_images, n_samples=10000, n_validation=1000, seed=0, centers="prior"):
+        """Parzen-window log-likelihood of ``test_images`` (paper Table 1, the GAN paper's protocol).
+
+        ``n_samples`` images decoded from prior samples are the window centers;
+        the width is chosen on the first ``n_validation`` validation images
+        (never trained on) and ``test_images`` are scored with it. Pixels are
+        on the [0, 1] scale of that protocol, so the figure is comparable with
+        Table 1. ``centers``: ``prior`` (the above), or, as references for the
+        same estimate, ``reconstructions`` (the model's reconstructions of the
+        first ``n_samples`` training images) or ``training`` (those images).
+
+        Returns:
+          ``evaluation.parzen_log_likelihood``'s metrics and ``parzen_samples``.
+
+        Raises:
+          ValueError: an unknown ``centers``, or no validation images.
+        """
+        if centers not in config_lib.PARZEN_CENTERS:
+            raise ValueError(f"centers must be one of {', '.join(config_lib.PARZEN_CENTERS)}, got {centers!r}")
+        validation = self.data.validation[0][:n_validation]
+        if len(validation) == 0:
+            raise ValueError("the Parzen estimate chooses its window width on validation images, and there are none")
+        if centers == "prior":
+            n_batches = -(-n_samples // 1000)
+            seeds = tf.cast(tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_batches),
+                            tf.int32)
+            samples = np.concatenate([self.sample_images(1000, seeds[i]).numpy()
+                                      for i in range(n_batches)])[:n_samples]
+        else:
+            images, labels = self.data.train_images[:n_samples], self.data.train_labels[:n_samples]
+            samples = images.numpy() if centers == "training" else evaluation.batched(
+                lambda x, y: self.reconstruct(x, y).numpy(), images, labels)
+
+        def flat_unit(images):
+            return self.unit(images).reshape(len(images), -1)
+
+        result = evaluation.parzen_log_likelihood(
+            flat_unit(samples), flat_unit(self.images(validation)), flat_unit(self.images(test_images)))
+        return dict(result, parzen_samples=int(len(samples)))
 
     def evaluate_outputs(self, outputs, metrics):
         """Adds the experiment's own metrics from the encoder's outputs on each split."""
