@@ -28,10 +28,12 @@ PUBLIC = {
     ("semisupervised", 100): "about 5 (several, thousands of epochs)",
     ("semisupervised", 1000): "2.90 with 1,280 labels (conan7882, ~200 epochs)",
     ("cluster", 16): "none reported", ("cluster", 30): "none reported",
-    ("unsupervised", "parzen"): "340.1 ± 2.9 nats (1henrypage, 2,000 epochs)",
+    # Computed with scikit-learn's KernelDensity, which differs from the exact estimate (docs/results.md).
+    ("unsupervised", "parzen"): "340.1 ± 2.9 nats (1henrypage, 2,000 epochs; scikit-learn's inexact KDE)",
 }
 # Settings that do not make two runs different experiments.
-NOT_A_SETTING = ("seed", "max_epoch", "summary_every", "jit_compile", "precision", "data_path", "changes", "command")
+NOT_A_SETTING = ("seed", "max_epoch", "summary_every", "jit_compile", "precision", "data_path", "changes", "command",
+                 "parzen_every")
 # What a run recorded before a setting existed trained with: the setting's default.
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(config_lib.ExperimentConfig)}
 
@@ -172,14 +174,24 @@ def table(summaries):
     return "\n".join(lines) + "\n"
 
 
-def learning_curve(summary, path, keys=("test_error", "validation_error", "validation_cluster_error",
-                                        "test_clusters_used", "validation_reconstruction_error")):
+ERROR_CURVES = ("test_error", "validation_error", "validation_cluster_error", "test_clusters_used",
+                "validation_reconstruction_error")
+LIKELIHOOD_CURVES = ("log_likelihood", "validation_log_likelihood")
+
+
+def learning_curve(summary, path, keys=None):
     """Draws the run's per-epoch ``keys`` (those it has) against the epoch; returns the path.
+
+    ``keys`` None: the Parzen likelihoods where the run's history has them (nats, on an axis of their
+    own), else ``ERROR_CURVES``.
 
     Raises:
       runfiles.RunFileError: the run has none of ``keys``.
     """
     records = summary["records"]
+    if keys is None:
+        scored = any(r.get("validation_log_likelihood") is not None for r in records)
+        keys = LIKELIHOOD_CURVES if scored else ERROR_CURVES
     series = {k: [r.get(k) for r in records] for k in keys if any(r.get(k) is not None for r in records)}
     if not series:
         raise runfiles.RunFileError(f"{summary['path']} records none of {', '.join(keys)}: no curve to draw")

@@ -58,7 +58,8 @@ def test_the_likelihood_row_reads_the_parzen_figure(tmp_path):
     lines = results.table([summary]).splitlines()
     with pytest.raises(runfiles.RunFileError, match="no curve to draw"):  # its history has no metric at all
         results.learning_curve(summary, str(tmp_path / "none.png"))
-    assert ("| unsupervised, gaussian, 8-D code | 340 ± 2 nats | 340.1 ± 2.9 nats (1henrypage, 2,000 epochs) | "
+    assert ("| unsupervised, gaussian, 8-D code | 340 ± 2 nats | 340.1 ± 2.9 nats (1henrypage, 2,000 epochs; "
+            "scikit-learn's inexact KDE) | "
             "301.25 | 1 | 1 | 2 | paper |") in lines[2]
 
 
@@ -72,6 +73,8 @@ def test_a_likelihood_scored_every_epoch_chooses_its_epoch_like_an_error(tmp_pat
     assert "| 305.50 | 2 | 1 | 4 | paper |" in row  # epoch 2 has the highest validation likelihood
     # A budget: epochs 0-1 only, so epoch 1 (test 302).
     assert "| 302.00 | 1 | 1 | 2 | paper |" in results.table([results.run_summary(run, epochs=(0, 1))]).splitlines()[2]
+    # Its curve is the likelihoods (it records no error at all, so the error curves would draw nothing).
+    assert os.path.getsize(results.learning_curve(results.run_summary(run), str(tmp_path / "nats.png"))) > 0
 
 
 def test_copies_of_one_run_are_not_seeds_the_validation_set_chooses(tmp_path):
