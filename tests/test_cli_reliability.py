@@ -114,7 +114,9 @@ def test_resuming_takes_the_runs_settings_and_refuses_contradicting_ones(run2, t
     ok(*TRAIN, "--maxepoch", "4", "--lr", "1e-3", "--allow_change", "--data_path", tiny_idx, "--save_path", save)
     recorded = flags_of(save)
     assert recorded["learning_rate"] == 1e-3
-    assert {"learning_rate": [2e-4, 1e-3], "max_epoch": [3, 4], "at_epoch": 3} in recorded["changes"]
+    # (The plain resume above may have recorded an execution change of its own: XLA follows the machine.)
+    typed = next(c for c in recorded["changes"] if c["at_epoch"] == 3)
+    assert (typed["learning_rate"], typed["max_epoch"]) == ([2e-4, 1e-3], [3, 4])
 
 
 def test_a_run_with_nothing_left_to_do_rewrites_nothing(run2, tiny_idx, tmp_path):

@@ -154,7 +154,7 @@ def test_the_validation_chosen_checkpoint_outlives_the_rotation(small_mnist, tmp
     validation = iter([6.0, 2.0, 3.0, 4.0])  # epoch 1 is the chosen one, three epochs before the last
     kernels = []
 
-    def scripted_evaluation():
+    def scripted_evaluation(epoch=None):
         kernels.append(engine.setup.networks["encoder"].weights[0].numpy().copy())
         return {"validation_error": next(validation), "test_error": 50.0}
     engine.setup.evaluate = scripted_evaluation
