@@ -55,8 +55,9 @@ def execution_defaults(cpuinfo, has_gpu, precision=None):
 
     Returns:
       {"precision": str, "jit_compile": bool}: ``mixed_bfloat16`` on a CPU where it was measured faster
-      (``bfloat16_is_faster``) and no GPU, ``float32`` otherwise; XLA on for float32 or on a GPU, off for bfloat16 on a CPU (XLA's CPU
-      backend computes bfloat16 without the bfloat16 units, slower than float32).
+      (``bfloat16_is_faster``) and no GPU, ``float32`` otherwise; XLA on for float32 or on a GPU, off for
+      bfloat16 on a CPU (XLA's CPU backend computes bfloat16 without the bfloat16 units, slower than
+      float32).
     """
     if precision is None:
         precision = "mixed_bfloat16" if bfloat16_is_faster(cpuinfo) and not has_gpu else "float32"

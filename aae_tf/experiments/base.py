@@ -493,6 +493,13 @@ class Experiment:
             metrics.update(self.parzen(self.data.test[0]))
         return metrics
 
+    def parzen_samples(self, n_samples=10000, seed=0):
+        """The ``n_samples`` images ``parzen`` decodes from prior samples (in batches of 1,000, each with its
+        own stateless seed drawn from ``seed``), as a numpy array in the model's pixel range."""
+        n_batches = -(-n_samples // 1000)
+        seeds = tf.cast(tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_batches), tf.int32)
+        return np.concatenate([self.sample_images(1000, seeds[i]).numpy() for i in range(n_batches)])[:n_samples]
+
     def parzen(self, test_images, n_samples=10000, n_validation=1000, seed=0, centers="prior"):
         """Parzen-window log-likelihood of ``test_images`` (paper Table 1, the GAN paper's protocol).
 
@@ -516,11 +523,7 @@ class Experiment:
         if len(validation) == 0:
             raise ValueError("the Parzen estimate chooses its window width on validation images, and there are none")
         if centers == "prior":
-            n_batches = -(-n_samples // 1000)
-            seeds = tf.cast(tf.random.experimental.stateless_split(tf.constant([seed, 3], tf.int64), n_batches),
-                            tf.int32)
-            samples = np.concatenate([self.sample_images(1000, seeds[i]).numpy()
-                                      for i in range(n_batches)])[:n_samples]
+            samples = self.parzen_samples(n_samples, seed)
         else:
             images, labels = self.data.train_images[:n_samples], self.data.train_labels[:n_samples]
             samples = images.numpy() if centers == "training" else evaluation.batched(

@@ -12,7 +12,6 @@ import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 from scipy.special import logsumexp
 from sklearn.neighbors import KernelDensity
 
@@ -23,9 +22,7 @@ from aae_tf import evaluation  # noqa: E402
 
 def main(run, epoch, n_test, sigmas):
     exp = aae_tf.load_run(run, epoch=epoch).experiment
-    # The samples Experiment.parzen decodes (same seeds), flattened on the [0, 1] scale.
-    seeds = tf.cast(tf.random.experimental.stateless_split(tf.constant([0, 3], tf.int64), 10), tf.int32)
-    samples = np.concatenate([exp.sample_images(1000, seeds[i]).numpy() for i in range(10)])
+    samples = exp.parzen_samples()  # the 10,000 samples Experiment.parzen decodes, the same seeds
 
     def flat(images):
         return exp.unit(images).reshape(len(images), -1).astype(np.float64)
