@@ -5,6 +5,7 @@ seeds (mean ± sd) when several runs differ only in their seed.
 """
 
 import dataclasses
+import json
 import math
 import os
 
@@ -116,6 +117,32 @@ def folder_name(path):
     return os.path.basename(os.path.normpath(path))
 
 
+# The settings that name a row of the paper's tables (``setting``, ``describe``): not departures from a recipe.
+ROW_SETTINGS = ("mode", "recipe", "nlabel", "ncode", "ncluster", "dist_type")
+
+
+def departures(flags):
+    """What a run set differently from its recipe: ``{setting: value}`` for each setting of its flags that is
+    neither its row's own (``ROW_SETTINGS``) nor ``NOT_A_SETTING`` and differs from what ``--recipe`` gives its
+    experiment, e.g. ``{"encw": 0.1}`` for ``--recipe paper --encw 0.1``. A setting the run's flags do not
+    record (it came later) is not counted.
+    """
+    # Imported here, not at the top: the recipes live with the experiments (TensorFlow), which the per-epoch
+    # and budget tables do not need.
+    from aae_tf import experiments
+    row = {k: flags[k] for k in ROW_SETTINGS[2:] if k in flags}
+    config = experiments.default_config(flags["mode"], flags.get("recipe", "reference"), **row)
+    recipe = json.loads(config.to_json())  # as flags.json records it (tuples as lists)
+    return {k: flags[k] for k, v in recipe.items()
+            if k in flags and k not in ROW_SETTINGS and k not in NOT_A_SETTING and flags[k] != v}
+
+
+def recipe_cell(flags):
+    """The table's recipe column: the recipe's name, and each departure from it (``paper; encw 0.1``)."""
+    changed = departures(flags)
+    return "; ".join([flags.get("recipe", "reference")] + [f"{k} {v}" for k, v in sorted(changed.items())])
+
+
 def _group_key(flags):
     flags = dict({k: _DEFAULTS[k] for k in config_lib.ADDED_LATER if k not in flags}, **flags)
     return tuple(sorted((k, str(v)) for k, v in flags.items() if k not in NOT_A_SETTING))
@@ -155,7 +182,7 @@ def table(summaries):
     for s in summaries:
         groups.setdefault(_group_key(s["flags"]), []).append(s)
     lines = ["| experiment | paper | best public | ours (test error %, or nats) | epoch chosen | seeds | "
-             "epochs trained | recipe | run folders | command |",
+             "epochs trained | recipe (and departures) | run folders | command |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for members in groups.values():
         members, copies = _one_per_seed(members)
@@ -169,7 +196,7 @@ def table(summaries):
                             for m, n in zip(members, copies))
         command = flags.get("command")
         lines.append(f"| {describe(flags)} | {paper} | {public} | {_mean_sd([m['figure'] for m in members])} | "
-                     f"{chosen} | {len(members)} | {epochs} | {flags.get('recipe', 'reference')} | {folders} | "
+                     f"{chosen} | {len(members)} | {epochs} | {recipe_cell(flags)} | {folders} | "
                      f"{f'`{command}`' if command else '–'} |")
     return "\n".join(lines) + "\n"
 

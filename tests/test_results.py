@@ -7,15 +7,16 @@ import sys
 
 import pytest
 
-from aae_tf import config as config_lib
+from aae_tf import experiments
 from aae_tf import results
 from aae_tf import runfiles
 from conftest import ROOT
 
 
-def fabricate(folder, history, **settings):
+def fabricate(folder, history, mode, recipe="reference", **settings):
+    """A run folder of experiment ``mode`` trained with ``recipe`` and ``settings`` typed beside it."""
     os.makedirs(folder)
-    flags = json.loads(config_lib.ExperimentConfig(**settings).to_json())
+    flags = json.loads(experiments.default_config(mode, recipe, **settings).to_json())
     flags.update(command=f"python experiment/aae_mnist.py --seed {settings.get('seed', 0)}")
     with open(os.path.join(folder, "flags.json"), "w") as f:
         json.dump(flags, f)
@@ -102,6 +103,22 @@ def test_copies_of_one_run_are_not_seeds_the_validation_set_chooses(tmp_path):
     scores = results.metrics_table([str(tmp_path / n) for n in ("early", "late", "live")],
                                    ["validation_log_likelihood", "log_likelihood", "parzen_epoch"]).splitlines()
     assert scores[2:] == ["| `early` | 305 | 305.2 | 26 |", "| `late` | 296 | 298.5 | 113 |", "| `live` | – | – | – |"]
+
+
+def test_the_recipe_column_names_each_departure_from_the_recipe(tmp_path):
+    parzen = dict(mode="unsupervised", ncode=8, recipe="paper", parzen_every=1)
+    scored = [{"epoch": 0, "validation_log_likelihood": 300.0, "log_likelihood": 301.0}]
+    faithful = fabricate(str(tmp_path / "faithful"), scored, seed=0, **parzen)
+    weighted = [fabricate(str(tmp_path / f"encw_{seed}"), scored, seed=seed, encw=0.1, **parzen) for seed in (0, 1)]
+    both = fabricate(str(tmp_path / "both"), scored, seed=0, encw=0.1, reconstruction_cost="mean", **parzen)
+    reference = fabricate(str(tmp_path / "ref"), scored, mode="unsupervised", ncode=8, seed=0, hidden=7)
+    assert results.departures(json.load(open(os.path.join(faithful, "flags.json")))) == {}
+    rows = results.table([results.run_summary(p) for p in [faithful, *weighted, both, reference]]).splitlines()
+    assert "| recipe (and departures) |" in rows[0]
+    assert "| 1 | 1 | paper | `faithful` |" in rows[2]
+    assert "| 2 | 1, 1 | paper; encw 0.1 | `encw_0`, `encw_1` |" in rows[3]   # the seeds of one departure: one row
+    assert "| 1 | 1 | paper; encw 0.1; reconstruction_cost mean | `both` |" in rows[4]
+    assert "| 1 | 1 | reference; hidden 7 | `ref` |" in rows[5]
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
