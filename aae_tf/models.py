@@ -145,7 +145,8 @@ class Encoder(keras.Model):
                            if ncat and logits_batchnorm else None)
 
     def call(self, images, training=False, seed=None):
-        """Encodes ``[batch, 28, 28, 1]`` images; ``seed`` (stateless ``[2]``) drives the sampling of a variational encoder."""
+        """Encodes ``[batch, 28, 28, 1]`` images; ``seed`` (stateless ``[2]``) drives the sampling of a
+        variational encoder."""
         x = self.flatten(images)
         if self.input_dropout is not None:
             x = self.input_dropout(x, training=training)

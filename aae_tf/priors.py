@@ -65,7 +65,8 @@ class Prior:
         rows = rows or (lambda draw, n, s: draw(n, s))
         if self.components is None:  # one component: every label's is the whole prior
             return rows(self.sample, tf.shape(labels)[0], seed)
-        per_component = rows(lambda n, s: self.components.sample(n, seed=s), tf.shape(labels)[0], seed)  # [batch, K, ncode]
+        # [batch, K, ncode]
+        per_component = rows(lambda n, s: self.components.sample(n, seed=s), tf.shape(labels)[0], seed)
         return tf.gather(per_component, tf.cast(labels, tf.int32), axis=1, batch_dims=1)
 
 

@@ -81,7 +81,8 @@ def resume_config(recorded, config, explicit, data_path, allow_change):
             continue
         if field in config_lib.ARCHITECTURE_KEYS:
             raise UserError(f"--{flag} {_shown(new)} does not fit the run, trained with {_shown(old)}: "
-                            "its checkpoints have other shapes; leave the flag out to resume, or use another --save_path")
+                            "its checkpoints have other shapes; leave the flag out to resume, or use another "
+                            "--save_path")
         if field not in config_lib.RESUMABLE_KEYS and not allow_change:
             raise UserError(f"--{flag} {_shown(new)} differs from the run's {_shown(old)}: leave the flag out to "
                             "resume as it was trained, or pass --allow_change to change it (recorded in flags.json)")

@@ -361,7 +361,8 @@ class Engine:
     # ------------------------------------------------------------ summaries
 
     def learning_rates(self):
-        """The learning rate each phase's next step uses: ``learning_rate_<phase>`` (and ``learning_rate``, the first's)."""
+        """The learning rate each phase's next step uses: ``learning_rate_<phase>`` (and ``learning_rate``,
+        the first's)."""
         rates = {f"learning_rate_{p.name}": float(keras.ops.convert_to_numpy(p.optimizer.learning_rate))
                  for p in self.setup.phases}
         return dict(rates, learning_rate=rates[f"learning_rate_{self.setup.phases[0].name}"])

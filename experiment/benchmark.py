@@ -7,8 +7,8 @@ Each mode is timed on real MNIST batches after a warm-up that compiles the
 step; the figure is batch size x steps / seconds, for the step alone (data
 is prefetched, no evaluation or checkpointing). Beside it (``--yardstick``):
 a minimal plain-Keras step of the same unsupervised networks
-(``aae_tf.yardstick``), the same with Adam as TensorFlow's fused kernel, the machine's float32 and bfloat16 matmul rates, and
-the fraction of the float32 bound the unsupervised step reaches. With
+(``aae_tf.yardstick``), the same with Adam as TensorFlow's fused kernel, the machine's float32 and
+bfloat16 matmul rates, and the fraction of the float32 bound the unsupervised step reaches. With
 ``--epoch``: one whole training epoch (data, evaluation, summaries,
 checkpoint) against its steps' pure time. With ``--profile_dir``: a profiler
 trace of each setting and its time by op type (``aae_tf.profiling``).
@@ -34,7 +34,8 @@ flags.DEFINE_integer("warmup", 10, "Untimed steps first (the first one compiles)
 flags.DEFINE_list("precision", ["float32"], "Precisions to time: float32, mixed_bfloat16, mixed_float16 (the "
                   "project's step scales its losses; the minimal step does not), or several.")
 flags.DEFINE_list("xla", ["on", "off"], "Time the step compiled with XLA (on), without (off), or both.")
-flags.DEFINE_integer("validation_size", 10000, "Training images held out (as in training); fewer for a small --data_path.")
+flags.DEFINE_integer("validation_size", 10000,
+                     "Training images held out (as in training); fewer for a small --data_path.")
 flags.DEFINE_string("data_path", None, "Folder with the MNIST IDX files (default: found offline).")
 flags.DEFINE_bool("yardstick", True, "Also time the minimal Keras step and the matmul rates.")
 flags.DEFINE_bool("epoch", False, "Also time whole training epochs of each mode against their pure step time.")

@@ -45,7 +45,8 @@ def history_epochs(save):
 
 def weights(save, epoch):
     reader = tf.train.load_checkpoint(os.path.join(save, "checkpoints", f"ckpt-{epoch}"))
-    names = sorted(n for n in reader.get_variable_to_shape_map() if "OPTIMIZER_SLOT" not in n and "save_counter" not in n)
+    names = sorted(n for n in reader.get_variable_to_shape_map()
+                   if "OPTIMIZER_SLOT" not in n and "save_counter" not in n)
     return {n: reader.get_tensor(n) for n in names}
 
 
@@ -138,7 +139,8 @@ def test_missing_or_incomplete_flags_are_refused(run2, tiny_idx, tmp_path):
     os.remove(os.path.join(save, "flags.json"))
     line = one_line_error(cli(*TRAIN, "--maxepoch", "3", "--data_path", tiny_idx, "--save_path", save))
     assert "holds checkpoints but no flags.json" in line
-    assert sorted(os.listdir(os.path.join(save, "checkpoints"))) == sorted(os.listdir(os.path.join(run2, "checkpoints")))
+    checkpoints = os.path.join(save, "checkpoints")
+    assert sorted(os.listdir(checkpoints)) == sorted(os.listdir(os.path.join(run2, "checkpoints")))
 
 
 def test_damaged_metrics_and_checkpoints(run2, tiny_idx, tmp_path):

@@ -102,7 +102,8 @@ def test_copies_of_one_run_are_not_seeds_the_validation_set_chooses(tmp_path):
             "`seed1` |") in row
     scores = results.metrics_table([str(tmp_path / n) for n in ("early", "late", "live")],
                                    ["validation_log_likelihood", "log_likelihood", "parzen_epoch"]).splitlines()
-    assert scores[2:] == ["| `early` | 305 | 305.2 | 26 |", "| `late` | 296 | 298.5 | 113 |", "| `live` | – | – | – |"]
+    assert scores[2:] == ["| `early` | 305 | 305.2 | 26 |", "| `late` | 296 | 298.5 | 113 |",
+                          "| `live` | – | – | – |"]
 
 
 def test_the_recipe_column_names_each_departure_from_the_recipe(tmp_path):
@@ -172,7 +173,8 @@ def test_a_screen_beside_its_baseline_over_the_same_epochs(tmp_path):
         "| `screen` | 5-6 (2) | 1 (1-1) | – |"]
     rows = results.epochs_table(summaries[:1], ["test_error"], epochs=(2, 3)).splitlines()[2:]
     assert rows == ["| `base` | 2 | 4 |", "| `base` | 3 | 6 |"]
-    assert results.span_table(summaries[1:], ["validation_error"], (0, 1)).splitlines()[2] == "| `screen` | none | – |"
+    screen_row = results.span_table(summaries[1:], ["validation_error"], (0, 1)).splitlines()[2]
+    assert screen_row == "| `screen` | none | – |"
 
 
 @pytest.mark.parametrize("args, message", [

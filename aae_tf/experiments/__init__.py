@@ -47,5 +47,5 @@ def create(config, mnist, steps_per_epoch=None):
     return cls(config, prepare_data(mnist, config), steps_per_epoch=steps_per_epoch)
 
 
-__all__ = ["REGISTRY", "PAPER_RECIPE", "SGD_RECIPE", "NOISE_STD", "Experiment", "Phase", "TrainingData", "create", "default_config",
-           "get", "prepare_data"]
+__all__ = ["REGISTRY", "PAPER_RECIPE", "SGD_RECIPE", "NOISE_STD", "Experiment", "Phase", "TrainingData", "create",
+           "default_config", "get", "prepare_data"]
