@@ -216,6 +216,9 @@ class ExperimentConfig:
              "must be a positive number")
         clip = self.gradient_clip_norm
         need(clip is None or (math.isfinite(clip) and clip > 0), "gradient_clip_norm", "must be a positive number")
+        decays = self.lr_decay_epochs
+        need(all(isinstance(e, int) and e > 0 for e in decays) and list(decays) == sorted(set(decays)),
+             "lr_decay_epochs", "must be increasing epochs above 0 (a rate divided at epoch 0 is just a lower rate)")
         need(self.parzen_every >= 0, "parzen_every", "must not be negative (0: never)")
         need(self.parzen_every == 0 or self.validation_size > 0, "parzen_every",
              "needs validation images to choose the window width on (a --validation_size above 0)")

@@ -46,7 +46,7 @@ flags.DEFINE_integer("ncode", 2, "Dimension of the code z.")
 flags.DEFINE_enum("dist_type", "gaussian", ["gaussian", "gmm", "swiss_roll"], "Prior imposed on z.")
 flags.DEFINE_bool("noise", False, "Add Gaussian noise to the encoder input during training (std 0.6 on [-1, 1] "
                   "pixels, the reference's; 0.3 on [0, 1] pixels, the same noise).")
-flags.DEFINE_float("lr", 2e-4, "Initial learning rate (divided by 10 at epochs 100 and 300).")
+flags.DEFINE_float("lr", 2e-4, "Initial learning rate (divided by 10 at each of --lr_decay_epochs).")
 flags.DEFINE_float("dropout", 1.0, "Keep probability of dropout in the encoder and decoder.")
 flags.DEFINE_integer("bsize", 128, "Batch size.")
 flags.DEFINE_integer("maxepoch", 100, "Number of epochs to train.")
@@ -90,6 +90,9 @@ flags.DEFINE_float("clip_norm", None, "Scale each phase's gradients down to this
 flags.DEFINE_integer("parzen_every", 0, "While training, score the Parzen-window log-likelihood of the test "
                      "images (Table 1's protocol, as --parzen) every this many epochs and keep it in the history; "
                      "the validation likelihood then chooses the unsupervised model's epoch (0: never).")
+flags.DEFINE_list("lr_decay_epochs", None, "Epochs (counted from 0, increasing) at whose start every learning rate "
+                  "is divided by 10 (default: 100,300 with adam, the reference; 50,1000 with sgd, the paper); "
+                  "none for a constant rate.")
 flags.DEFINE_float("init_std", None, "Initial kernels from N(0, init_std^2) (the paper: 0.01; default Glorot uniform).")
 flags.DEFINE_enum("recipe", "reference", list(config_lib.RECIPES),
                   "reference: the reference repository's Adam recipe; paper: the paper's Appendix as far as it can be "
@@ -140,6 +143,7 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "reconstruction_cost": "reconstruction_cost", "classification_learning_rate": "cls_lr",
                  "recipe": "recipe", "dataset": "dataset", "labeled_reconstruction": "labeled_reconstruction",
                  "gradient_clip_norm": "clip_norm", "parzen_every": "parzen_every",
+                 "lr_decay_epochs": "lr_decay_epochs",
                  **{name: name for name in LOSS_WEIGHTS}}
 
 
@@ -178,6 +182,19 @@ def recipe_setting(mode, field):
     return experiments.get(mode).recipe(FLAGS.recipe).get(field, FLAGS[FLAG_OF_FIELD[field]].default)
 
 
+def typed_value(flag):
+    """A typed flag's value as the configuration takes it (``--lr_decay_epochs 50,1000``: a tuple of ints)."""
+    value = FLAGS[flag].value
+    if flag != "lr_decay_epochs":
+        return value
+    if [v.lower() for v in value] == ["none"]:
+        return ()
+    try:
+        return tuple(int(v) for v in value)
+    except ValueError:
+        fail(f"--lr_decay_epochs {','.join(value)} should be epochs separated by commas (e.g. 50,1000), or none")
+
+
 def flag_value(mode, field, flag):
     """The configuration value of a typed flag."""
     from aae_tf import experiments
@@ -188,7 +205,7 @@ def flag_value(mode, field, flag):
         return FLAGS.encoder == "gaussian"
     if field == "adversarial_learning_rate":  # an explicit --lr under sgd keeps the paper's ratio of 10
         return 10 * FLAGS.lr if recipe_setting(mode, "optimizer") == "sgd" else None
-    return FLAGS[flag].value
+    return typed_value(flag)
 
 
 def make_config(mode):
@@ -196,7 +213,7 @@ def make_config(mode):
     if FLAGS.data_path is not None and not FLAGS.data_path.strip():
         fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
     # The flags typed as the config takes them (noise, encoder and the adversarial rate are translated later).
-    check_ranges(mode, {field: FLAGS[flag].value for field, flag in typed_fields().items()
+    check_ranges(mode, {field: typed_value(flag) for field, flag in typed_fields().items()
                         if flag not in ("noise", "encoder") and field != "adversarial_learning_rate"}, FLAG_OF_FIELD)
     from aae_tf import experiments
     settings = {}

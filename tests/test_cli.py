@@ -102,6 +102,9 @@ def test_same_command_resumes(gmm_run, tiny_idx):
     (["--train_semisupervised", "--clip_norm", "0"], "--clip_norm must be a positive number"),
     (["--train", "--parzen_every", "-2"], "--parzen_every must not be negative"),
     (["--train", "--parzen_every", "1", "--validation_size", "0"], "--parzen_every needs validation images"),
+    (["--train", "--lr_decay_epochs", "50,x"], "--lr_decay_epochs 50,x should be epochs separated by commas"),
+    (["--train", "--lr_decay_epochs", "50,20"], "--lr_decay_epochs must be increasing epochs above 0"),
+    (["--train", "--lr_decay_epochs", "0"], "--lr_decay_epochs must be increasing epochs above 0"),
 ])
 def test_bad_flags_give_one_line(args, expected, tiny_idx, tmp_path):
     result = cli(*FAST, "--save_path", str(tmp_path / "bad"), *args,

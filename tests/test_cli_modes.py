@@ -135,18 +135,23 @@ def test_dimreduce_with_labels_reports_both_errors(tiny_idx, tmp_path):
 def test_paper_recipe_through_the_command_line(tiny_idx, tmp_path):
     save = str(tmp_path / "paper")
     # --bsize and --ncode typed beside --recipe win over it; --noise is the reference's noise on [0, 1] pixels.
-    train(tiny_idx, save, "--train", "--recipe", "paper", "--ncode", "2", "--noise")
+    train(tiny_idx, save, "--train", "--recipe", "paper", "--ncode", "2", "--noise", "--lr_decay_epochs", "7,20")
     with open(os.path.join(save, "flags.json")) as f:
         recorded = json.load(f)
     assert (recorded["recipe"], recorded["optimizer"], recorded["pixel_range"], recorded["reconstruction_cost"],
             recorded["prior_scale"], recorded["init_std"], recorded["batch_size"], recorded["ncode"],
-            recorded["input_noise_std"], recorded["adversarial_learning_rate"]) == (
-        "paper", "sgd", "unit", "sum", 5.0, 0.01, 50, 2, 0.3, 0.1)
+            recorded["input_noise_std"], recorded["adversarial_learning_rate"], recorded["lr_decay_epochs"]) == (
+        "paper", "sgd", "unit", "sum", 5.0, 0.01, 50, 2, 0.3, 0.1, [7, 20])
     # Table 1's model is scored by Parzen after every epoch; a resumed run adds its epochs' scores, and the
     # validation likelihood chooses among all of them.
     assert recorded["parzen_every"] == 1
-    ok("--train", "--recipe", "paper", "--ncode", "2", "--noise", "--maxepoch", "2", "--data_path", tiny_idx,
-       "--save_path", save, *FAST)
+    # (resumed with a constant rate: a changed schedule, recorded with the epoch it took effect)
+    ok("--train", "--recipe", "paper", "--ncode", "2", "--noise", "--maxepoch", "2", "--lr_decay_epochs", "none",
+       "--allow_change", "--data_path", tiny_idx, "--save_path", save, *FAST)
+    with open(os.path.join(save, "flags.json")) as f:
+        recorded = json.load(f)
+    assert recorded["lr_decay_epochs"] == []
+    assert next(c for c in recorded["changes"] if "lr_decay_epochs" in c)["lr_decay_epochs"] == [[7, 20], []]
     with open(os.path.join(save, "history.jsonl")) as f:
         history = [json.loads(line) for line in f]
     assert [r["epoch"] for r in history] == [0, 1]

@@ -248,6 +248,19 @@ def test_learning_rate_is_divided_by_ten_at_each_decay_epoch(small_mnist, tmp_pa
     np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-4, 1e-5, 1e-5], rtol=1e-5)
 
 
+def test_a_run_resumed_without_decay_epochs_keeps_its_rate(small_mnist, tmp_path):
+    first = make_engine(small_mnist, tmp_path, learning_rate=1e-3, lr_decay_epochs=(1,), max_epoch=1)
+    first.fit(verbose=False)
+    # The same run resumed with a constant rate (the schedule changed, the optimizer's checkpoint still fits):
+    # epoch 1 keeps 1e-3 where the decay would have made it 1e-4.
+    constant = make_engine(small_mnist, tmp_path, learning_rate=1e-3, lr_decay_epochs=(), max_epoch=2)
+    assert constant.restore_latest() == 1
+    assert constant.fit(verbose=False)["learning_rate"] == pytest.approx(1e-3)
+    optimizer = constant.setup.phases[0].optimizer
+    optimizer.iterations.assign(1000 * constant.setup.steps_per_epoch)
+    assert float(optimizer.learning_rate) == pytest.approx(1e-3)
+
+
 def test_initial_weights_follow_the_seed(synthetic_mnist):
     def first_kernel(seed):
         config = config_lib.ExperimentConfig(hidden=7, ncode=5, seed=seed, batch_size=20, validation_size=100)

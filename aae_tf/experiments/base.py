@@ -69,7 +69,11 @@ def make_optimizer(config, steps_per_epoch, kind="reconstruction"):
     # during the first step of epoch e, so the boundary sits one step before it.
     boundaries = [e * steps_per_epoch - 1 for e in config.lr_decay_epochs]
     values = [initial / 10 ** i for i in range(len(boundaries) + 1)]
-    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    # Keras's piecewise schedule needs a boundary; without one the rate is constant, still as a schedule (a
+    # decay rate of 1), so that the optimizer's checkpoint has the same variables either way and a run resumed
+    # with other decay epochs restores.
+    schedule = (keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values) if boundaries else
+                keras.optimizers.schedules.ExponentialDecay(initial, decay_steps=1, decay_rate=1.0))
     # Keras's optimizers, each variable's update fused into one kernel (``aae_tf.optimizers``); Keras clips the
     # phase's gradients by their global norm before the update when ``gradient_clip_norm`` is set.
     clip = dict(global_clipnorm=config.gradient_clip_norm) if config.gradient_clip_norm else {}
