@@ -16,6 +16,7 @@ Free of TensorFlow, like ``runfiles``.
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 
@@ -152,11 +153,17 @@ def absolute_paths(args, cwd):
     return out
 
 
-def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0):
+def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0, branch=None):
     """Freezes the code, writes run ``name``'s script and starts it; returns (process id, script path).
+
+    Args:
+      branch: (run, epoch): the new run starts as a copy of run ``run`` of ``runs_dir`` after its epoch
+        ``epoch`` (``runfiles.copy_run_at_epoch``) and resumes from there with ``args``, which typically change
+        a setting with ``--allow_change``; None: from scratch.
 
     Raises:
       BackgroundError: the name is in use or not a plain name, ``args`` name a save path, or ``freeze_code``'s.
+      runfiles.RunFileError: ``branch`` names no run, or an epoch it has no checkpoint of.
     """
     if not name or name != os.path.basename(name) or name.startswith(".") or name == CODE_DIR:
         raise BackgroundError(f"the run's name {name!r} must be a plain folder name")
@@ -168,7 +175,11 @@ def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0):
     if os.path.exists(where["script"]) or os.path.exists(where["save_path"]):
         raise BackgroundError(f"{name} exists in {runs_dir} already; resume it with --resume {name}, "
                               "or choose another name")
+    if branch is not None and branch[0] not in names(runs_dir):
+        raise BackgroundError(f"no run named {branch[0]} in {runs_dir} to branch from")
     code = freeze_code(repo, runs_dir)
+    if branch is not None:
+        runfiles.copy_run_at_epoch(paths(runs_dir, branch[0])["save_path"], branch[1], where["save_path"])
     text = script_text(name, code, python, absolute_paths(args, os.getcwd()), where["save_path"])
     runfiles.write_atomically(where["script"], lambda f: f.write(text))
     os.chmod(where["script"], 0o755)
@@ -177,6 +188,8 @@ def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0):
     except BackgroundError:  # refused at once: the name stays free for the corrected command (the log stays)
         for path in (where["script"], where["pid"]):
             os.remove(path)
+        if branch is not None:  # the copy this call made, nothing trained on it
+            shutil.rmtree(where["save_path"])
         raise
 
 

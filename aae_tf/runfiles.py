@@ -11,6 +11,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 
@@ -21,6 +22,8 @@ LOCK_FILE = ".lock"
 # What a run's figures are built from (experiment/results.py): small text files, kept in the repository
 # (docs/runs/) so that the results tables survive the machine whose disk held the checkpoints.
 RECORD_FILES = (FLAGS_FILE, HISTORY_FILE, METRICS_FILE)
+CHECKPOINT_DIR = "checkpoints"
+BEST_DIR = "best"  # under CHECKPOINT_DIR: the validation-chosen epoch's checkpoint, kept past the rotation
 BEST_KEYS = ("best_epoch", "best_validation_error", "test_error_at_best_validation")
 
 
@@ -99,6 +102,60 @@ def read_history(save_path):
                                "aside to resume (the epochs before will be missing from the history)") from None
         records.append(record)
     return records
+
+
+def checkpoints_on_disk(directory):
+    """Epoch numbers of the complete checkpoints (an index file and its data) in ``directory``, ascending.
+
+    The files, not the ``checkpoint`` state file, say how far a run got.
+    """
+    epochs = []
+    for index in glob.glob(os.path.join(directory, "ckpt-*.index")):
+        match = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(index))
+        if match and glob.glob(index[:-len(".index")] + ".data-*"):
+            epochs.append(int(match.group(1)))
+    return sorted(epochs)
+
+
+def copy_run_at_epoch(save_path, epoch, destination):
+    """A new run folder ``destination`` that is run ``save_path`` as it stood after epoch ``epoch``: its
+    flags, its history up to that epoch, that epoch's checkpoint and the kept best one if not later. Training
+    on ``destination`` resumes from there (a branch: e.g. the same run with another setting and
+    ``--allow_change``); ``save_path`` is only read. TensorBoard's folders are not copied (they hold later
+    epochs); the branch writes its own from the next epoch on.
+
+    Raises:
+      RunFileError: ``destination`` exists, ``save_path`` is not a trained run, or it has no checkpoint of
+        ``epoch`` (the message lists those it has).
+    """
+    if os.path.exists(destination):
+        raise RunFileError(f"{destination} exists already: branch into a new folder")
+    flags = read_json_object(os.path.join(save_path, FLAGS_FILE))
+    if flags is None:
+        raise RunFileError(no_trained_model(save_path))
+    checkpoints = os.path.join(save_path, CHECKPOINT_DIR)
+    best = os.path.join(checkpoints, BEST_DIR)
+    found = {e: checkpoints for e in checkpoints_on_disk(checkpoints)}
+    for e in checkpoints_on_disk(best):
+        found.setdefault(e, best)
+    if epoch not in found:
+        have = ", ".join(map(str, sorted(found))) or "none"
+        raise RunFileError(f"{save_path} has no checkpoint of epoch {epoch} (epochs with checkpoints: {have})")
+    partial = destination + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)  # an interrupted earlier branch
+    os.makedirs(os.path.join(partial, CHECKPOINT_DIR, BEST_DIR))
+    shutil.copy2(os.path.join(save_path, FLAGS_FILE), os.path.join(partial, FLAGS_FILE))
+    with open(os.path.join(partial, HISTORY_FILE), "w") as f:
+        for record in read_history(save_path):
+            if record["epoch"] <= epoch:
+                f.write(json.dumps(record, sort_keys=True) + "\n")
+    for path in glob.glob(os.path.join(found[epoch], f"ckpt-{epoch}.*")):
+        shutil.copy2(path, os.path.join(partial, CHECKPOINT_DIR))
+    for kept in checkpoints_on_disk(best):
+        if kept <= epoch:
+            for path in glob.glob(os.path.join(best, f"ckpt-{kept}.*")):
+                shutil.copy2(path, os.path.join(partial, CHECKPOINT_DIR, BEST_DIR))
+    os.replace(partial, destination)
 
 
 def no_trained_model(save_path):

@@ -10,7 +10,6 @@ import contextlib
 import glob
 import hashlib
 import os
-import re
 import shutil
 import threading
 import time
@@ -23,9 +22,10 @@ from aae_tf import data as data_lib
 from aae_tf import distribute
 from aae_tf import runfiles
 
-CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_DIR = runfiles.CHECKPOINT_DIR
 RECALIBRATION_IMAGES = 10_000  # training images that set an old checkpoint's batch-normalization statistics
-BEST_DIR = "best"  # under CHECKPOINT_DIR: the validation-chosen epoch's checkpoint, kept past the rotation
+BEST_DIR = runfiles.BEST_DIR
+checkpoints_on_disk = runfiles.checkpoints_on_disk
 # Losses are read back from the device every this many steps (and at the end of an epoch), not after each.
 READBACK_EVERY = 10
 
@@ -69,19 +69,6 @@ def request_stop():
 
 class CheckpointError(Exception):
     """A checkpoint is missing, damaged or does not fit the model; the message is one line."""
-
-
-def checkpoints_on_disk(directory):
-    """Epoch numbers of the complete checkpoints (an index file and its data) in ``directory``, ascending.
-
-    The files, not the ``checkpoint`` state file, say how far a run got.
-    """
-    epochs = []
-    for index in glob.glob(os.path.join(directory, "ckpt-*.index")):
-        match = re.fullmatch(r"ckpt-(\d+)\.index", os.path.basename(index))
-        if match and glob.glob(index[:-len(".index")] + ".data-*"):
-            epochs.append(int(match.group(1)))
-    return sorted(epochs)
 
 
 class Engine:

@@ -5,6 +5,8 @@
   python experiment/background.py                    # every run of --runs_dir: running or stopped, epochs, best
   python experiment/background.py --stop semi100_seed1
   python experiment/background.py --resume all       # after a reboot or a new session: every stopped run
+  python experiment/background.py --start semi100_clip --branch_from semi100_seed1:199 -- \
+      --train_semisupervised --clip_norm 5 --allow_change      # a screen from epoch 199 of another run
 
 Each run NAME gets RUNS_DIR/NAME (its --save_path), NAME.sh (the exact command on RUNS_DIR/code/<commit>, a
 copy of the committed tree; rerunning it resumes), NAME.log and NAME.pid. It runs under nice 10 in a session of
@@ -28,6 +30,9 @@ flags.DEFINE_string("start", None, "Start a new run of this name with the traini
 flags.DEFINE_list("resume", [], "Start these stopped runs again from their checkpoints, or all for every stopped run.")
 flags.DEFINE_list("stop", [], "Send these runs SIGTERM (they stop between two steps, checkpoints intact).")
 flags.DEFINE_integer("nice", 10, "Niceness of the runs started (0-19).")
+flags.DEFINE_string("branch_from", None, "With --start: RUN:EPOCH, the new run begins as a copy of run RUN (of "
+                    "--runs_dir) after its epoch EPOCH and goes on with the flags after -- (a setting changed there "
+                    "needs --allow_change); RUN itself is only read.")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,6 +45,8 @@ def main(argv):
         fail("--start, --resume and --stop go one at a time")
     if training_args and not FLAGS.start:
         fail(f"unexpected arguments: {' '.join(training_args)} (training flags go after -- with --start)")
+    if FLAGS.branch_from and not FLAGS.start:
+        fail("--branch_from goes with --start (the new run's name)")
     if not 0 <= FLAGS.nice <= 19:
         fail(f"--nice must be within 0-19, got {FLAGS.nice}")
     try:
@@ -47,7 +54,7 @@ def main(argv):
             if not training_args:
                 fail("--start needs the training flags after --, e.g. -- --train --maxepoch 1000")
             pid, script = background.create(runs_dir, FLAGS.start, REPO, sys.executable, training_args,
-                                             niceness=FLAGS.nice)
+                                             niceness=FLAGS.nice, branch=parse_branch(FLAGS.branch_from))
             print(f"started {FLAGS.start} (process {pid}); resume it with: python experiment/background.py "
                   f"--resume {FLAGS.start} --runs_dir {FLAGS.runs_dir}  (or bash {script})")
         elif FLAGS.resume:
@@ -70,6 +77,17 @@ def main(argv):
         fail(str(e), code=1)
     except OSError as e:  # a --runs_dir that is a file or cannot be written
         fail(f"{e.strerror or e}: {e.filename or runs_dir}", code=1)
+
+
+def parse_branch(text):
+    """``RUN:EPOCH`` as (run, epoch), None for None; a one-line error for anything else."""
+    if text is None:
+        return None
+    run, _, epoch = text.rpartition(":")
+    if not run or not epoch.isdigit():
+        fail(f"--branch_from {text} should be RUN:EPOCH, a run of --runs_dir and an epoch counted from 0 "
+             "(e.g. parzen_seed0:49)")
+    return run, int(epoch)
 
 
 def show_status(runs_dir):

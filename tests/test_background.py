@@ -112,6 +112,36 @@ def test_what_is_refused(repo, tmp_path):
         background.create(runs, "later", repo, sys.executable, ["--train"])
 
 
+def test_a_branch_starts_from_a_copy_of_another_run_after_one_epoch(repo, tmp_path):
+    runs = str(tmp_path / "runs")
+    background.create(runs, "trunk", repo, sys.executable, ["--train", "--seed", "3"])
+    assert wait_until(lambda: background.running_pid(runs, "trunk") is None)
+    trunk = background.paths(runs, "trunk")["save_path"]
+    with open(os.path.join(trunk, "flags.json"), "w") as f:
+        json.dump({"seed": 3}, f)
+    os.makedirs(os.path.join(trunk, "checkpoints"))
+    for epoch in (1, 2):
+        for suffix in (".index", ".data-00000-of-00001"):
+            with open(os.path.join(trunk, "checkpoints", f"ckpt-{epoch}{suffix}"), "w") as f:
+                f.write(str(epoch))
+    background.create(runs, "branch", repo, sys.executable, ["--train", "--allow_change"], branch=("trunk", 1))
+    where = background.paths(runs, "branch")
+    assert wait_until(lambda: background.running_pid(runs, "branch") is None
+                      and "arguments" in open(where["log"]).read())
+    assert sorted(os.listdir(os.path.join(where["save_path"], "checkpoints"))) == [
+        "best", "ckpt-1.data-00000-of-00001", "ckpt-1.index"]
+    # The trunk's epochs 0-1, then what the (fake) training appended when it resumed there.
+    assert [r["epoch"] for r in map(json.loads, open(os.path.join(where["save_path"], "history.jsonl")))][:2] == [0, 1]
+    with pytest.raises(Exception, match="no checkpoint of epoch 0"):
+        background.create(runs, "early", repo, sys.executable, ["--train"], branch=("trunk", 0))
+    with pytest.raises(background.BackgroundError, match="no run named elsewhere"):
+        background.create(runs, "other", repo, sys.executable, ["--train"], branch=("elsewhere", 1))
+    # Refused at once: the copy goes with the script, so the name is free again.
+    with pytest.raises(background.BackgroundError, match="exit code 2"):
+        background.create(runs, "typo", repo, sys.executable, ["--fail"], settle_seconds=20, branch=("trunk", 2))
+    assert not os.path.exists(background.paths(runs, "typo")["save_path"]) and "typo" not in background.names(runs)
+
+
 def test_the_command_line_refuses_with_one_line(tmp_path):
     script = os.path.join(ROOT, "experiment", "background.py")
     runs = str(tmp_path / "runs")
@@ -121,6 +151,9 @@ def test_the_command_line_refuses_with_one_line(tmp_path):
                            (["--stop", "b"], "no run named b"),
                            (["--resume", "b"], "no run named b"),
                            (["--nice", "30"], "--nice must be within 0-19"),
+                           (["--branch_from", "a:1"], "--branch_from goes with --start"),
+                           (["--start", "b", "--branch_from", "a", "--", "--train"], "should be RUN:EPOCH"),
+                           (["--start", "b", "--branch_from", "a:1", "--", "--train"], "no run named a"),
                            (["--runs_dir", __file__, "--start", "a", "--", "--train"], "is a file")]:
         done = subprocess.run([sys.executable, script, "--runs_dir", runs, *args], capture_output=True, text=True)
         assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr

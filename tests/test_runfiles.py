@@ -37,6 +37,45 @@ def test_history_keeps_only_epochs_with_a_checkpoint(tmp_path):
     assert [r["epoch"] for r in runfiles.read_history(str(tmp_path))] == [0, 1, 2]
 
 
+def fake_checkpoint(folder, epoch):
+    os.makedirs(folder, exist_ok=True)
+    for suffix in (".index", ".data-00000-of-00001"):
+        (folder / f"ckpt-{epoch}{suffix}").write_text(f"epoch {epoch}{suffix}")
+
+
+def test_a_branch_is_the_run_as_it_stood_after_an_epoch(tmp_path):
+    run = tmp_path / "run"
+    checkpoints = run / runfiles.CHECKPOINT_DIR
+    run.mkdir()
+    for epoch in range(5):
+        runfiles.append_history(str(run), {"epoch": epoch, "validation_error": 9.0 - epoch})
+    (run / runfiles.FLAGS_FILE).write_text('{"seed": 3}')
+    for epoch in (2, 3, 4):
+        fake_checkpoint(checkpoints, epoch)
+    for epoch in (1, 4):  # kept best checkpoints: the one of epoch 4 is after the branch point
+        fake_checkpoint(checkpoints / runfiles.BEST_DIR, epoch)
+    (checkpoints / "ckpt-0.index").write_text("an index without its data is no checkpoint")
+    before = sorted(str(p) for p in run.rglob("*"))
+    branch = tmp_path / "branch"
+    runfiles.copy_run_at_epoch(str(run), 3, str(branch))
+    assert [r["epoch"] for r in runfiles.read_history(str(branch))] == [0, 1, 2, 3]
+    assert (branch / runfiles.FLAGS_FILE).read_text() == '{"seed": 3}'
+    assert runfiles.checkpoints_on_disk(str(branch / runfiles.CHECKPOINT_DIR)) == [3]
+    assert (branch / runfiles.CHECKPOINT_DIR / "ckpt-3.index").read_text() == "epoch 3.index"
+    assert runfiles.checkpoints_on_disk(str(branch / runfiles.CHECKPOINT_DIR / runfiles.BEST_DIR)) == [1]
+    # An epoch whose checkpoint survives only as the kept best one branches too.
+    runfiles.copy_run_at_epoch(str(run), 1, str(tmp_path / "early"))
+    assert runfiles.checkpoints_on_disk(str(tmp_path / "early" / runfiles.CHECKPOINT_DIR)) == [1]
+    with pytest.raises(runfiles.RunFileError, match=r"no checkpoint of epoch 0 \(epochs with checkpoints: 1, 2, 3, 4"):
+        runfiles.copy_run_at_epoch(str(run), 0, str(tmp_path / "none"))
+    with pytest.raises(runfiles.RunFileError, match="exists already"):
+        runfiles.copy_run_at_epoch(str(run), 2, str(branch))
+    with pytest.raises(runfiles.RunFileError, match="no trained model"):
+        runfiles.copy_run_at_epoch(str(tmp_path / "missing"), 2, str(tmp_path / "other"))
+    assert not os.path.exists(tmp_path / "none") and not os.path.exists(tmp_path / "other")
+    assert sorted(str(p) for p in run.rglob("*")) == before  # the source is only read
+
+
 @pytest.mark.parametrize("content", ["garbage", "", "plain text", "[1, 2]"])
 def test_damaged_metrics_are_rebuilt_from_the_history(tmp_path, content):
     runfiles.append_history(str(tmp_path), {"epoch": 0, "validation_error": 3.0, "test_error": 2.0})
