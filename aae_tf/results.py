@@ -143,6 +143,20 @@ def recipe_cell(flags):
     return "; ".join([flags.get("recipe", "reference")] + [f"{k} {v}" for k, v in sorted(changed.items())])
 
 
+def command_cell(flags):
+    """The table's command column: the command that started the run, then each command that changed one of
+    its settings on a resume (``--allow_change``, a branch), with the epoch it took effect."""
+    command = flags.get("command")
+    cells = [f"`{command}`" if command else "–"]
+    for change in flags.get("changes", []):
+        changed = [k for k in change if k not in ("at_epoch", "command") and k not in NOT_A_SETTING]
+        if changed and change.get("command"):
+            cells.append(f"from epoch {change['at_epoch']}: `{change['command']}`")
+        elif changed:
+            cells.append(f"from epoch {change['at_epoch']}: " + ", ".join(f"{k} {change[k][1]}" for k in changed))
+    return "; ".join(cells)
+
+
 def _group_key(flags):
     flags = dict({k: _DEFAULTS[k] for k in config_lib.ADDED_LATER if k not in flags}, **flags)
     return tuple(sorted((k, str(v)) for k, v in flags.items() if k not in NOT_A_SETTING))
@@ -194,10 +208,9 @@ def table(summaries):
         folders = ", ".join(f"`{folder_name(m['path'])}`"
                             + (f" (the validation set's choice of {n} copies)" if n > 1 else "")
                             for m, n in zip(members, copies))
-        command = flags.get("command")
         lines.append(f"| {describe(flags)} | {paper} | {public} | {_mean_sd([m['figure'] for m in members])} | "
                      f"{chosen} | {len(members)} | {epochs} | {recipe_cell(flags)} | {folders} | "
-                     f"{f'`{command}`' if command else '–'} |")
+                     f"{command_cell(flags)} |")
     return "\n".join(lines) + "\n"
 
 

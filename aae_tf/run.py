@@ -178,8 +178,8 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
             if done >= config.max_epoch:
                 say(f"{save_path} already holds {done} trained epochs; raise --maxepoch to train further")
                 return runfiles.read_metrics(save_path)
-            if changes:
-                history.append(dict(changes, at_epoch=done))
+            if changes:  # with the command that made them (a branch's own, beside the trunk's first command)
+                history.append(dict(changes, at_epoch=done, **({"command": command} if command else {})))
             first_command = recorded[1].get("command") if recorded is not None and done else None
             record = dict(json.loads(config.to_json()), data_path=data_path, changes=history,
                           command=first_command or command)

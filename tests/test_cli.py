@@ -74,7 +74,8 @@ def test_same_command_resumes(gmm_run, tiny_idx):
     assert {key: resumed[key] for key in MACHINE} == MACHINE
     assert resumed["changes"] == [{"precision": [OTHER_PRECISION, MACHINE["precision"]],
                                    "jit_compile": [not MACHINE["jit_compile"], MACHINE["jit_compile"]],
-                                   "max_epoch": [1, 2], "at_epoch": 1}]
+                                   "max_epoch": [1, 2], "at_epoch": 1, "command": resumed["changes"][0]["command"]}]
+    assert resumed["changes"][0]["command"].startswith("python experiment/aae_mnist.py --train --dist_type gmm")
 
 
 @pytest.mark.parametrize("args, expected", [

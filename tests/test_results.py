@@ -122,6 +122,25 @@ def test_the_recipe_column_names_each_departure_from_the_recipe(tmp_path):
     assert "| 1 | 1 | reference; hidden 7 | `ref` |" in rows[5]
 
 
+def test_the_command_column_adds_each_command_that_changed_a_setting(tmp_path):
+    scored = [{"epoch": e, "validation_log_likelihood": 300.0, "log_likelihood": 301.0} for e in range(3)]
+    run = fabricate(str(tmp_path / "branch"), scored, mode="unsupervised", recipe="paper", ncode=8, encw=0.1,
+                    lr_decay_epochs=(1000,))
+    flags = json.load(open(os.path.join(run, "flags.json")))
+    flags["changes"] = [{"max_epoch": [2, 3], "precision": ["float32", "mixed_bfloat16"], "at_epoch": 1,
+                         "command": "python experiment/aae_mnist.py --train --maxepoch 3"},   # not a setting
+                        {"lr_decay_epochs": [[50, 1000], [1000]], "at_epoch": 2,
+                         "command": "python experiment/aae_mnist.py --train --lr_decay_epochs 1000 --allow_change"},
+                        {"encw": [1.0, 0.1], "at_epoch": 2}]   # recorded before changes named their command
+    with open(os.path.join(run, "flags.json"), "w") as f:
+        json.dump(flags, f)
+    row = results.table([results.run_summary(run)]).splitlines()[2]
+    assert row.endswith("| paper; encw 0.1; lr_decay_epochs [1000] | `branch` | "
+                        "`python experiment/aae_mnist.py --seed 0`; from epoch 2: "
+                        "`python experiment/aae_mnist.py --train --lr_decay_epochs 1000 --allow_change`; "
+                        "from epoch 2: encw 0.1 |")
+
+
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     with pytest.raises(runfiles.RunFileError, match="not a trained run"):
         results.run_summary(str(tmp_path))
