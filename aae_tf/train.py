@@ -326,9 +326,12 @@ class Engine:
                 raise failures[0][1]
         intact = checkpoints_on_disk(self.checkpoint_dir)
         if intact:
+            # With their files' times: the manager rotates out only the checkpoints whose time it knows, so
+            # without them those on disk at a resume would stay forever.
             tf.compat.v1.train.update_checkpoint_state(
                 self.checkpoint_dir, self._path(intact[-1]),
-                all_model_checkpoint_paths=[self._path(e) for e in intact])
+                all_model_checkpoint_paths=[self._path(e) for e in intact],
+                all_model_checkpoint_timestamps=[os.path.getmtime(self._path(e) + ".index") for e in intact])
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.checkpoint_dir,
                                                   max_to_keep=self.max_to_keep, checkpoint_name="ckpt")
         return int(self.epoch.numpy()) if intact else 0

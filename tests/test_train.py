@@ -261,6 +261,19 @@ def test_a_run_resumed_without_decay_epochs_keeps_its_rate(small_mnist, tmp_path
     assert float(optimizer.learning_rate) == pytest.approx(1e-3)
 
 
+def test_a_resumed_run_rotates_out_the_checkpoints_it_found(small_mnist, tmp_path):
+    def engine(epochs):
+        config = config_lib.ExperimentConfig(**dict(SMALL, max_epoch=epochs))
+        return train.Engine(experiments.create(config, small_mnist), str(tmp_path), max_to_keep=2)
+    engine(3).fit(verbose=False)
+    checkpoints = os.path.join(str(tmp_path), train.CHECKPOINT_DIR)
+    assert train.checkpoints_on_disk(checkpoints) == [1, 2]
+    resumed = engine(5)
+    assert resumed.restore_latest() == 3
+    resumed.fit(verbose=False)
+    assert train.checkpoints_on_disk(checkpoints) == [3, 4]  # not 1, 2, 3, 4: those found at the resume rotate too
+
+
 def test_initial_weights_follow_the_seed(synthetic_mnist):
     def first_kernel(seed):
         config = config_lib.ExperimentConfig(hidden=7, ncode=5, seed=seed, batch_size=20, validation_size=100)
