@@ -135,8 +135,9 @@ def copy_run_at_epoch(save_path, epoch, destination):
         raise RunFileError(no_trained_model(save_path))
     checkpoints = os.path.join(save_path, CHECKPOINT_DIR)
     best = os.path.join(checkpoints, BEST_DIR)
+    best_epochs = checkpoints_on_disk(best)
     found = {e: checkpoints for e in checkpoints_on_disk(checkpoints)}
-    for e in checkpoints_on_disk(best):
+    for e in best_epochs:
         found.setdefault(e, best)
     if epoch not in found:
         have = ", ".join(map(str, sorted(found))) or "none"
@@ -144,14 +145,13 @@ def copy_run_at_epoch(save_path, epoch, destination):
     partial = destination + ".partial"
     shutil.rmtree(partial, ignore_errors=True)  # an interrupted earlier branch
     os.makedirs(os.path.join(partial, CHECKPOINT_DIR, BEST_DIR))
-    shutil.copy2(os.path.join(save_path, FLAGS_FILE), os.path.join(partial, FLAGS_FILE))
-    with open(os.path.join(partial, HISTORY_FILE), "w") as f:
-        for record in read_history(save_path):
-            if record["epoch"] <= epoch:
-                f.write(json.dumps(record, sort_keys=True) + "\n")
+    for name in (FLAGS_FILE, HISTORY_FILE):
+        if os.path.exists(os.path.join(save_path, name)):
+            shutil.copy2(os.path.join(save_path, name), os.path.join(partial, name))
+    keep_history_before(partial, epoch + 1)  # the epochs after the branch point are the trunk's, not its own
     for path in glob.glob(os.path.join(found[epoch], f"ckpt-{epoch}.*")):
         shutil.copy2(path, os.path.join(partial, CHECKPOINT_DIR))
-    for kept in checkpoints_on_disk(best):
+    for kept in best_epochs:
         if kept <= epoch:
             for path in glob.glob(os.path.join(best, f"ckpt-{kept}.*")):
                 shutil.copy2(path, os.path.join(partial, CHECKPOINT_DIR, BEST_DIR))
