@@ -17,7 +17,7 @@ import tensorflow as tf
 from aae_tf import data as data_lib
 from aae_tf import evaluation
 from aae_tf import run as run_lib
-from aae_tf import train as train_lib
+from aae_tf import runfiles
 
 
 def load_run(save_path, epoch=None, data_path=None):
@@ -41,7 +41,7 @@ def load_run(save_path, epoch=None, data_path=None):
         the message is one line.
     """
     config, trained_data_path = run_lib.trained_config(save_path)
-    epochs = train_lib.checkpoints_on_disk(f"{save_path}/{train_lib.CHECKPOINT_DIR}")
+    epochs = runfiles.checkpoints_on_disk(f"{save_path}/{runfiles.CHECKPOINT_DIR}")
     if not epochs:
         raise run_lib.UserError(f"{save_path} holds no checkpoint yet: train it first")
     epoch = epochs[-1] if epoch is None else int(epoch)

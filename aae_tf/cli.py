@@ -45,8 +45,8 @@ def _on_sigterm(signum, frame):
 
 def _resume_point(save_path, advice="run the same command again to"):
     """Says which checkpoint is intact, and so where a rerun resumes."""
-    from aae_tf import train  # imported already by run_guarded
-    epochs = train.checkpoints_on_disk(os.path.join(save_path or ".", train.CHECKPOINT_DIR))
+    from aae_tf import runfiles  # free of TensorFlow
+    epochs = runfiles.checkpoints_on_disk(os.path.join(save_path or ".", runfiles.CHECKPOINT_DIR))
     if not epochs:
         return f"no checkpoint was written yet in {save_path}; {advice} start over"
     return f"the checkpoint of epoch {epochs[-1]} in {save_path} is intact; {advice} resume after it"

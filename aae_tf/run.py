@@ -161,7 +161,7 @@ def train(config, save_path, load_mnist, explicit=None, data_path=None, allow_ch
                 runfiles.remove_partial_writes(save_path)
             recorded = _recorded_config(save_path)
             changes, history = {}, []
-            if train_lib.checkpoints_on_disk(os.path.join(save_path, train_lib.CHECKPOINT_DIR)):
+            if runfiles.checkpoints_on_disk(os.path.join(save_path, runfiles.CHECKPOINT_DIR)):
                 if recorded is None:
                     raise UserError(f"{save_path} holds checkpoints but no {FLAGS_FILE}, so what they were trained "
                                     f"with is unknown: restore {FLAGS_FILE}, or use another --save_path")

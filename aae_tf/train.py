@@ -21,11 +21,9 @@ import tensorflow as tf
 from aae_tf import data as data_lib
 from aae_tf import distribute
 from aae_tf import runfiles
+from aae_tf.runfiles import BEST_DIR, CHECKPOINT_DIR, checkpoints_on_disk
 
-CHECKPOINT_DIR = runfiles.CHECKPOINT_DIR
 RECALIBRATION_IMAGES = 10_000  # training images that set an old checkpoint's batch-normalization statistics
-BEST_DIR = runfiles.BEST_DIR
-checkpoints_on_disk = runfiles.checkpoints_on_disk
 # Losses are read back from the device every this many steps (and at the end of an epoch), not after each.
 READBACK_EVERY = 10
 

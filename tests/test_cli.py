@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from aae_tf import hardware, train
+from aae_tf import hardware, runfiles
 from conftest import (FAST, OWN_PROCESS_VARIABLE, SCRIPT, SMALL, VAE_SCRIPT, cli, ok, one_line_error,
                       png_shape)
 
@@ -165,7 +165,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(tiny_idx, tmp_path):
     proc.wait()
     assert os.path.exists(index)
     # The complete checkpoint files say how far the run got (the state file may lag one save behind them).
-    latest = train.checkpoints_on_disk(os.path.join(save, "checkpoints"))[-1]
+    latest = runfiles.checkpoints_on_disk(os.path.join(save, "checkpoints"))[-1]
     result = ok("--train", "--data_path", tiny_idx, "--save_path", save, *FAST, "--maxepoch", str(latest + 2))
     assert f"resuming {save} after epoch {latest}" in result.stdout
     assert os.path.exists(os.path.join(save, "checkpoints", f"ckpt-{latest + 1}.index"))

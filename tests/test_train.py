@@ -160,7 +160,7 @@ def test_the_validation_chosen_checkpoint_outlives_the_rotation(small_mnist, tmp
     engine.setup.evaluate = scripted_evaluation
     metrics = engine.fit(verbose=False)
     assert metrics["best_epoch"] == 1
-    assert train.checkpoints_on_disk(tmp_path / "checkpoints") == [3]
+    assert runfiles.checkpoints_on_disk(tmp_path / "checkpoints") == [3]
     assert os.listdir(tmp_path / "checkpoints" / "best") and engine.available_epochs() == [1, 3]
     fresh = make_engine(small_mnist, tmp_path, mode="semisupervised", ncode=3, nlabel=50)
     fresh.restore_epoch(1)
@@ -266,12 +266,12 @@ def test_a_resumed_run_rotates_out_the_checkpoints_it_found(small_mnist, tmp_pat
         config = config_lib.ExperimentConfig(**dict(SMALL, max_epoch=epochs))
         return train.Engine(experiments.create(config, small_mnist), str(tmp_path), max_to_keep=2)
     engine(3).fit(verbose=False)
-    checkpoints = os.path.join(str(tmp_path), train.CHECKPOINT_DIR)
-    assert train.checkpoints_on_disk(checkpoints) == [1, 2]
+    checkpoints = os.path.join(str(tmp_path), runfiles.CHECKPOINT_DIR)
+    assert runfiles.checkpoints_on_disk(checkpoints) == [1, 2]
     resumed = engine(5)
     assert resumed.restore_latest() == 3
     resumed.fit(verbose=False)
-    assert train.checkpoints_on_disk(checkpoints) == [3, 4]  # not 1, 2, 3, 4: those found at the resume rotate too
+    assert runfiles.checkpoints_on_disk(checkpoints) == [3, 4]  # not 1, 2, 3, 4: those found at the resume rotate too
 
 
 def test_initial_weights_follow_the_seed(synthetic_mnist):
