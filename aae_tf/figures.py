@@ -5,7 +5,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from aae_tf import data as data_lib
 from aae_tf import evaluation
 from aae_tf import plots
 from aae_tf import priors

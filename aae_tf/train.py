@@ -18,7 +18,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from aae_tf import data as data_lib
 from aae_tf import distribute
 from aae_tf import runfiles
 from aae_tf.runfiles import BEST_DIR, CHECKPOINT_DIR, checkpoints_on_disk
@@ -410,7 +409,7 @@ class Engine:
           TrainingDiverged: when a loss is NaN or infinite; no checkpoint of
             the diverged epoch is written, so the last good one stays intact.
         """
-        config, setup = self.config, self.setup
+        setup = self.setup
         if self.manager is None:
             self.restore_latest(report=print if verbose else (lambda *a: None))
         start = int(self.epoch.numpy())

@@ -3,6 +3,7 @@
   python experiment/vae_mnist.py --train --ncode 2
   python experiment/vae_mnist.py --viz --load 99      # latent.png, beside the AAE's
   python experiment/vae_mnist.py --test --load 99     # negative ELBO of the test images
+  python experiment/vae_mnist.py --train --precision mixed_bfloat16 --noxla   # bfloat16 layers, unfused step
 
 Built from the same encoder (in its Gaussian form), decoder, priors, data,
 training engine and checkpoints as the adversarial autoencoder. The KL term
@@ -18,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from aae_tf import config as config_lib  # noqa: E402  (free of TensorFlow)
 from aae_tf.cli import check_ranges, fail, run_guarded  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -36,6 +38,11 @@ flags.DEFINE_string("data_path", None, "Folder with the four MNIST IDX files (de
 flags.DEFINE_integer("validation_size", 10000, "Training images held out.")
 flags.DEFINE_integer("hidden", 1000, "Units in each hidden layer.")
 flags.DEFINE_integer("seed", 0, "Seed of every random choice.")
+flags.DEFINE_bool("xla", True, "Compile the training step with XLA.")
+flags.DEFINE_enum("precision", "float32", list(config_lib.PRECISIONS),
+                  "mixed_bfloat16 / mixed_float16: layers compute in bfloat16 / float16 (variables and losses in "
+                  "float32; float16 scales each loss against underflow, for GPUs). Unlike aae_mnist.py there is no "
+                  "auto: the VAE is a quick baseline, trained in float32 unless asked.")
 
 flags.DEFINE_bool("allow_change", False, "Resume a run with typed flags that differ from the ones it was trained "
                   "with (each change is recorded in its flags.json).")
@@ -43,7 +50,8 @@ flags.DEFINE_bool("allow_change", False, "Resume a run with typed flags that dif
 ACTIONS = ("generate", "viz", "test")
 # Each flag that sets a field of the configuration, by the field's name.
 FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "lr", "batch_size": "bsize",
-                 "max_epoch": "maxepoch", "hidden": "hidden", "validation_size": "validation_size", "seed": "seed"}
+                 "max_epoch": "maxepoch", "hidden": "hidden", "validation_size": "validation_size", "seed": "seed",
+                 "jit_compile": "xla", "precision": "precision"}
 
 
 def typed():

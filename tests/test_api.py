@@ -1,6 +1,5 @@
 """The trained-run API (aae_tf.load_run) and the export, on tiny runs trained through the command line."""
 
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import pytest
 import tensorflow as tf
 
 import aae_tf
-from aae_tf import api
 from aae_tf import run as run_lib
 from conftest import FAST, cli, ok, one_line_error
 

@@ -112,9 +112,13 @@ def test_vae_trains_and_draws(tiny_idx, tmp_path):
     def vae(*args):
         return subprocess.run([sys.executable, VAE, *args, *common], capture_output=True, text=True, env=env,
                               timeout=600)
-    trained = vae("--train", "--maxepoch", "1", "--bsize", "50", "--dist_type", "gmm")
+    trained = vae("--train", "--maxepoch", "1", "--bsize", "50", "--dist_type", "gmm", "--precision",
+                  "mixed_bfloat16", "--noxla")
     assert trained.returncode == 0, trained.stderr[-2000:]
     assert "kl_divergence" in metrics_of(save)
+    with open(os.path.join(save, "flags.json")) as f:
+        recorded = json.load(f)
+    assert (recorded["precision"], recorded["jit_compile"]) == ("mixed_bfloat16", False)
     drawn = vae("--viz", "--test", "--generate", "--load", "0")  # the rest comes from flags.json
     assert drawn.returncode == 0, drawn.stderr[-2000:]
     for name in ("latent.png", "generate_im.png", "test_reconstruction.png", "manifold_0.png"):

@@ -85,7 +85,7 @@ def test_copies_of_one_run_are_not_seeds_the_validation_set_chooses(tmp_path):
         run = fabricate(str(tmp_path / name), [{"epoch": e} for e in range(epoch + 1)], seed=0, **parzen)
         with open(os.path.join(run, "metrics.json"), "w") as f:
             json.dump({"log_likelihood": test, "validation_log_likelihood": validation, "parzen_epoch": epoch}, f)
-    live = fabricate(str(tmp_path / "live"), [{"epoch": e} for e in range(130)], seed=0, **parzen)  # not scored
+    fabricate(str(tmp_path / "live"), [{"epoch": e} for e in range(130)], seed=0, **parzen)  # not scored
     other_seed = fabricate(str(tmp_path / "seed1"), [{"epoch": 0}], seed=1, **parzen)
     with open(os.path.join(other_seed, "metrics.json"), "w") as f:
         json.dump({"log_likelihood": 301.25, "validation_log_likelihood": 300.0, "parzen_epoch": 0}, f)

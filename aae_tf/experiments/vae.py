@@ -1,6 +1,5 @@
 """The variational autoencoder the paper compares with (Fig. 2), on the same networks, priors and engine."""
 
-import numpy as np
 import tensorflow as tf
 
 from aae_tf import figures
