@@ -90,9 +90,24 @@ flags.DEFINE_float("clip_norm", None, "Scale each phase's gradients down to this
 flags.DEFINE_integer("parzen_every", 0, "While training, score the Parzen-window log-likelihood of the test "
                      "images (Table 1's protocol, as --parzen) every this many epochs and keep it in the history; "
                      "the validation likelihood then chooses the unsupervised model's epoch (0: never).")
-flags.DEFINE_list("lr_decay_epochs", None, "Epochs (counted from 0, increasing) at whose start every learning rate "
-                  "is divided by 10 (default: 100,300 with adam, the reference; 50,1000 with sgd, the paper); "
-                  "none for a constant rate.")
+
+
+class EpochsParser(flags.ListParser):
+    """Epochs separated by commas, as a tuple of ints; ``none`` is the empty tuple."""
+
+    def parse(self, argument):
+        items = super().parse(argument)
+        if [str(v).lower() for v in items] == ["none"]:
+            return ()
+        try:
+            return tuple(int(v) for v in items)
+        except ValueError:
+            raise ValueError("should be epochs separated by commas (e.g. 50,1000), or none") from None
+
+
+flags.DEFINE(EpochsParser(), "lr_decay_epochs", None, "Epochs (counted from 0, increasing) at whose start every "
+             "learning rate is divided by 10 (default: 100,300 with adam, the reference; 50,1000 with sgd, the "
+             "paper); none for a constant rate.", serializer=flags.ListSerializer(","))
 flags.DEFINE_float("init_std", None, "Initial kernels from N(0, init_std^2) (the paper: 0.01; default Glorot uniform).")
 flags.DEFINE_enum("recipe", "reference", list(config_lib.RECIPES),
                   "reference: the reference repository's Adam recipe; paper: the paper's Appendix as far as it can be "
@@ -182,19 +197,6 @@ def recipe_setting(mode, field):
     return experiments.get(mode).recipe(FLAGS.recipe).get(field, FLAGS[FLAG_OF_FIELD[field]].default)
 
 
-def typed_value(flag):
-    """A typed flag's value as the configuration takes it (``--lr_decay_epochs 50,1000``: a tuple of ints)."""
-    value = FLAGS[flag].value
-    if flag != "lr_decay_epochs":
-        return value
-    if [v.lower() for v in value] == ["none"]:
-        return ()
-    try:
-        return tuple(int(v) for v in value)
-    except ValueError:
-        fail(f"--lr_decay_epochs {','.join(value)} should be epochs separated by commas (e.g. 50,1000), or none")
-
-
 def flag_value(mode, field, flag):
     """The configuration value of a typed flag."""
     from aae_tf import experiments
@@ -205,7 +207,7 @@ def flag_value(mode, field, flag):
         return FLAGS.encoder == "gaussian"
     if field == "adversarial_learning_rate":  # an explicit --lr under sgd keeps the paper's ratio of 10
         return 10 * FLAGS.lr if recipe_setting(mode, "optimizer") == "sgd" else None
-    return typed_value(flag)
+    return FLAGS[flag].value
 
 
 def make_config(mode):
@@ -213,7 +215,7 @@ def make_config(mode):
     if FLAGS.data_path is not None and not FLAGS.data_path.strip():
         fail("--data_path is empty: name the folder with the four MNIST IDX files, or leave the flag out")
     # The flags typed as the config takes them (noise, encoder and the adversarial rate are translated later).
-    check_ranges(mode, {field: typed_value(flag) for field, flag in typed_fields().items()
+    check_ranges(mode, {field: FLAGS[flag].value for field, flag in typed_fields().items()
                         if flag not in ("noise", "encoder") and field != "adversarial_learning_rate"}, FLAG_OF_FIELD)
     from aae_tf import experiments
     settings = {}

@@ -103,7 +103,7 @@ def test_same_command_resumes(gmm_run, tiny_idx):
     (["--train_semisupervised", "--clip_norm", "0"], "--clip_norm must be a positive number"),
     (["--train", "--parzen_every", "-2"], "--parzen_every must not be negative"),
     (["--train", "--parzen_every", "1", "--validation_size", "0"], "--parzen_every needs validation images"),
-    (["--train", "--lr_decay_epochs", "50,x"], "--lr_decay_epochs 50,x should be epochs separated by commas"),
+    (["--train", "--lr_decay_epochs", "50,x"], "--lr_decay_epochs=50,x: should be epochs separated by commas"),
     (["--train", "--lr_decay_epochs", "50,20"], "--lr_decay_epochs must be increasing epochs above 0"),
     (["--train", "--lr_decay_epochs", "0"], "--lr_decay_epochs must be increasing epochs above 0"),
 ])
@@ -112,6 +112,18 @@ def test_bad_flags_give_one_line(args, expected, tiny_idx, tmp_path):
                  *([] if "--data_path" in args else ["--data_path", tiny_idx]))
     assert expected in one_line_error(result)
     assert not os.path.exists(tmp_path / "bad" / "checkpoints")
+
+
+@pytest.mark.parametrize("text, epochs", [("50,1000", (50, 1000)), ("7", (7,)), ("none", ()), ("None", ())])
+def test_lr_decay_epochs_parse_to_a_tuple_of_epochs(text, epochs):
+    import conftest
+    assert conftest._script().EpochsParser().parse(text) == epochs
+
+
+def test_lr_decay_epochs_refuse_words():
+    import conftest
+    with pytest.raises(ValueError, match="should be epochs separated by commas"):
+        conftest._script().EpochsParser().parse("50,never")
 
 
 def test_missing_checkpoint_lists_the_existing_ones(gmm_run):
