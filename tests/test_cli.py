@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from aae_tf import hardware, runfiles
-from conftest import (FAST, OWN_PROCESS_VARIABLE, SCRIPT, SMALL, VAE_SCRIPT, cli, ok, one_line_error,
+from conftest import (FAST, OWN_PROCESS_VARIABLE, SCRIPT, SMALL, VAE_SCRIPT, _script, cli, ok, one_line_error,
                       png_shape)
 
 
@@ -116,14 +116,12 @@ def test_bad_flags_give_one_line(args, expected, tiny_idx, tmp_path):
 
 @pytest.mark.parametrize("text, epochs", [("50,1000", (50, 1000)), ("7", (7,)), ("none", ()), ("None", ())])
 def test_lr_decay_epochs_parse_to_a_tuple_of_epochs(text, epochs):
-    import conftest
-    assert conftest._script().EpochsParser().parse(text) == epochs
+    assert _script().EpochsParser().parse(text) == epochs
 
 
 def test_lr_decay_epochs_refuse_words():
-    import conftest
     with pytest.raises(ValueError, match="should be epochs separated by commas"):
-        conftest._script().EpochsParser().parse("50,never")
+        _script().EpochsParser().parse("50,never")
 
 
 def test_missing_checkpoint_lists_the_existing_ones(gmm_run):
