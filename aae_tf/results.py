@@ -327,3 +327,21 @@ def replace_section(document, name, text):
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
         raise ValueError(f"the document needs exactly one line {start} followed by one line {end}")
     return "\n".join(lines[:starts[0] + 1] + text.rstrip("\n").split("\n") + lines[ends[0]:])
+
+
+def sections(document):
+    """Each ``<!-- results:NAME -->`` ... ``<!-- /results:NAME -->`` section of ``document`` as (NAME, the text
+    between the markers), in the order they appear; a start marker without its end marker is left out."""
+    lines = document.split("\n")
+    found = []
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text.startswith("<!-- results:") and text.endswith(" -->"):
+            name = text[len("<!-- results:"):-len(" -->")]
+            end = f"<!-- /results:{name} -->"
+            for j in range(i + 1, len(lines)):
+                if lines[j].strip() == end:
+                    found.append((name, "\n".join(lines[i + 1:j])))
+                    break
+    return found
+

@@ -272,3 +272,40 @@ def test_a_table_is_written_into_its_marked_section_of_a_document(tmp_path):
         refused = subprocess.run([*script, *args], capture_output=True, text=True)
         assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr
     assert doc.read_text() == again
+
+
+def test_sections_are_the_text_between_each_pair_of_markers():
+    document = ("top\n<!-- results:a -->\nline 1\nline 2\n<!-- /results:a -->\nmiddle\n<!-- results:b -->\n"
+                "<!-- /results:b -->\n<!-- results:c -->\nno end marker\n")
+    assert results.sections(document) == [("a", "line 1\nline 2"), ("b", "")]
+
+
+def test_check_rebuilds_each_table_and_fails_when_the_records_moved_on(tmp_path):
+    fabricate(str(tmp_path / "semi_c"), [{"epoch": 0, "validation_error": 3.0, "test_error": 3.5},
+                                         {"epoch": 1, "validation_error": 2.0, "test_error": 2.25}],
+              mode="semisupervised", ncode=10, nlabel=1000, seed=0)
+    elsewhere = fabricate(str(tmp_path / "outside"), [{"epoch": 0, "validation_error": 1.0, "test_error": 1.5}],
+                          mode="semisupervised", ncode=10, nlabel=1000, seed=1)
+    doc = tmp_path / "results.md"
+    doc.write_text("<!-- results:main -->\n<!-- /results:main -->\n<!-- results:far -->\n<!-- /results:far -->\n"
+                   "<!-- results:typed -->\n| typed | 1.00 |\n<!-- /results:typed -->\n")
+    script = [sys.executable, os.path.join(ROOT, "experiment", "results.py")]
+    for args in (["--runs", "semi_c", "--epoch_keys", "test_error", "--into", "results.md", "--section", "main"],
+                 ["--runs", elsewhere, "--into", "results.md", "--section", "far"]):
+        assert subprocess.run([*script, *args], cwd=tmp_path, capture_output=True).returncode == 0
+    built = doc.read_text()
+    done = subprocess.run([*script, "--check", "results.md"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "skipped far: reads folders outside the repository" in done.stdout
+    assert "skipped typed: not built by experiment/results.py" in done.stdout
+    assert "results.md: 1 tables as their records give them, 0 not, 2 skipped" in done.stdout
+    runfiles.append_history(str(tmp_path / "semi_c"), {"epoch": 2, "validation_error": 1.75, "test_error": 2.0})
+    done = subprocess.run([*script, "--check", "results.md"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and "DIFFERS main: differs from what its records give now" in done.stdout
+    assert "error: results.md: 0 tables as their records give them, 1 not, 2 skipped" in done.stderr
+    assert doc.read_text() == built  # a check writes nothing
+    for args, message in ((["--check", "missing.md"], "--check missing.md: No such file or directory"),
+                          (["--check", "results.md", "--runs", "semi_c"], "--check reads the commands from the")):
+        refused = subprocess.run([*script, *args], cwd=tmp_path, capture_output=True, text=True)
+        assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr
+
