@@ -1,4 +1,4 @@
-"""The tables of docs/results.md are what the records in docs/runs/ give: no table typed, none left stale."""
+"""Every marked table of docs/results.md is what the records in docs/runs/ give now: none left stale."""
 
 import os
 import subprocess
