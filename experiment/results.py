@@ -59,6 +59,7 @@ flags.DEFINE_string("check", None, "Instead of building a table: rebuild every m
                     "/...) are listed as skipped. Run it from the folder the commands were run from (the "
                     "repository's root).")
 
+
 def parse_epochs(text):
     """``FIRST:LAST`` as (first, last), None for None; a one-line error for anything else."""
     if text is None:
