@@ -313,6 +313,11 @@ def metrics_table(paths, keys):
     return "\n".join(lines) + "\n"
 
 
+def _markers(name):
+    """The lines that open and close section ``name`` of a document."""
+    return f"<!-- results:{name} -->", f"<!-- /results:{name} -->"
+
+
 def replace_section(document, name, text):
     """``document`` with what lies between the lines ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->``
     replaced by ``text`` (the markers stay, so the next build finds them again).
@@ -320,7 +325,7 @@ def replace_section(document, name, text):
     Raises:
       ValueError: the pair of markers is missing, repeated or out of order; the message is one line.
     """
-    start, end = f"<!-- results:{name} -->", f"<!-- /results:{name} -->"
+    start, end = _markers(name)
     lines = document.split("\n")
     starts = [i for i, line in enumerate(lines) if line.strip() == start]
     ends = [i for i, line in enumerate(lines) if line.strip() == end]
@@ -338,7 +343,7 @@ def sections(document):
         text = line.strip()
         if text.startswith("<!-- results:") and text.endswith(" -->"):
             name = text[len("<!-- results:"):-len(" -->")]
-            end = f"<!-- /results:{name} -->"
+            end = _markers(name)[1]
             for j in range(i + 1, len(lines)):
                 if lines[j].strip() == end:
                     found.append((name, "\n".join(lines[i + 1:j])))

@@ -176,7 +176,7 @@ def check_one(name, body):
         _, text = build(options)
     except SystemExit:
         return "its command fails (the error above)"
-    if body != f"{first}\n\n{text.rstrip(chr(10))}":
+    if body != f"{first}\n\n{text}".rstrip("\n"):  # as --into writes it (replace_section)
         return "differs from what its records give now (rerun the command above it with --into and --section)"
     return None
 
@@ -217,8 +217,6 @@ def main(argv):
             fail("--check reads the commands from the document; pass it alone")
         check(FLAGS.check)
         return
-    if not FLAGS.runs:
-        fail("no runs: pass --runs with one or more run folders")
     if bool(FLAGS.into) != bool(FLAGS.section):
         fail("--into and --section go together")
     from aae_tf import results, runfiles
