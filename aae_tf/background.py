@@ -194,10 +194,20 @@ def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0, 
 
 
 def names(runs_dir):
-    """The runs of ``runs_dir`` (each ``NAME.sh``), sorted."""
+    """The runs of ``runs_dir`` (each ``NAME.sh`` that ``script_text`` wrote; other scripts there are not runs), sorted."""
     if not os.path.isdir(runs_dir):
         return []
-    return sorted(f[:-3] for f in os.listdir(runs_dir) if f.endswith(".sh"))
+    return sorted(f[:-3] for f in os.listdir(runs_dir) if f.endswith(".sh") and _is_run_script(runs_dir, f[:-3]))
+
+
+def _is_run_script(runs_dir, name):
+    """Whether ``NAME.sh`` begins the way ``script_text`` begins it for ``name``."""
+    head = script_text(name, "", "", [], "").split(":", 1)[0]  # "#!/usr/bin/env bash\n# NAME"
+    try:
+        with open(paths(runs_dir, name)["script"]) as f:
+            return f.read(len(head) + 1) == head + ":"
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def status(runs_dir, name):

@@ -185,3 +185,13 @@ def test_a_relative_data_path_is_made_absolute_for_the_frozen_copy():
         "--train", "--data_path", "/home/u/mnist", "--data_path=/home/u/b", "--seed", "3"]
     assert background.absolute_paths(["--data_path", "/d", "--data_path=/e"], "/home/u") == [
         "--data_path", "/d", "--data_path=/e"]
+
+
+def test_only_the_scripts_it_wrote_are_runs(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "b_run.sh").write_text(background.script_text("b_run", "/code/abc1234", "python", ["--train"], "/x"))
+    (runs / "a_helper.sh").write_text("#!/bin/bash\nuntil false; do sleep 5; done\n")
+    (runs / "c_other.sh").write_text(background.script_text("b_run", "/code/abc1234", "python", [], "/x"))  # another's
+    (runs / "d_binary.sh").write_bytes(b"\xff\xfe\x00")
+    assert background.names(str(runs)) == ["b_run"]
