@@ -77,10 +77,14 @@ def freeze_code(repo, runs_dir):
 def script_text(name, code, python, args, save_path):
     """The text of ``NAME.sh``: ``python SCRIPT args --save_path save_path`` run in ``code``."""
     command = " ".join(shlex.quote(a) for a in [python, SCRIPT, *args, "--save_path", save_path])
-    return ("#!/usr/bin/env bash\n"
-            f"# {name}: code {os.path.basename(code)} frozen in {code}; rerun this script to resume from the run's "
-            "newest intact checkpoint\n"
+    return (_script_head(name) + f"code {os.path.basename(code)} frozen in {code}; rerun this script to resume "
+            "from the run's newest intact checkpoint\n"
             f"cd {shlex.quote(code)} && exec {command}\n")
+
+
+def _script_head(name):
+    """How ``NAME.sh`` begins: the shebang and the comment naming the run (what marks it as a run's script)."""
+    return f"#!/usr/bin/env bash\n# {name}: "
 
 
 def running_pid(runs_dir, name):
@@ -201,11 +205,11 @@ def names(runs_dir):
 
 
 def _is_run_script(runs_dir, name):
-    """Whether ``NAME.sh`` begins the way ``script_text`` begins it for ``name``."""
-    head = script_text(name, "", "", [], "").split(":", 1)[0]  # "#!/usr/bin/env bash\n# NAME"
+    """Whether ``NAME.sh`` begins with ``_script_head(name)``, as ``script_text`` writes it."""
+    head = _script_head(name)
     try:
         with open(paths(runs_dir, name)["script"]) as f:
-            return f.read(len(head) + 1) == head + ":"
+            return f.read(len(head)) == head
     except (OSError, UnicodeDecodeError):
         return False
 
