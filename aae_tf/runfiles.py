@@ -221,12 +221,12 @@ def keep_history_before(save_path, epochs_done):
 HIGHER_IS_BETTER = {"validation_log_likelihood": "log_likelihood"}
 
 
-def best_record(records, metric="validation_error"):
+def best_record(records, metric="validation_error", figure="test_error"):
     """Model choice on the validation set only: the epoch with the best ``metric``, and its test figure.
 
     ``metric`` is the experiment's ``selection_metric`` (None: no choice): the
     lowest wins, or the highest for those in ``HIGHER_IS_BETTER``, whose test
-    figure is reported instead of ``test_error`` (under the same keys).
+    figure is reported instead of ``figure`` (under the same keys).
 
     Returns:
       {best_epoch, best_validation_error, test_error_at_best_validation}, or {}
@@ -235,7 +235,7 @@ def best_record(records, metric="validation_error"):
     best = {}
     if metric is None:
         return best
-    sign, figure = (-1, HIGHER_IS_BETTER[metric]) if metric in HIGHER_IS_BETTER else (1, "test_error")
+    sign, figure = (-1, HIGHER_IS_BETTER[metric]) if metric in HIGHER_IS_BETTER else (1, figure)
     for record in records:
         value = record.get(metric)
         if value is None or not math.isfinite(value):
@@ -246,11 +246,11 @@ def best_record(records, metric="validation_error"):
     return best
 
 
-def summary(records, metric="validation_error"):
-    """What ``metrics.json`` holds: the last epoch's record and the epoch ``metric`` chooses."""
+def summary(records, metric="validation_error", figure="test_error"):
+    """What ``metrics.json`` holds: the last epoch's record and the epoch ``metric`` chooses (``best_record``)."""
     if not records:
         return {}
-    return dict(records[-1], **best_record(records, metric))
+    return dict(records[-1], **best_record(records, metric, figure))
 
 
 def write_metrics(save_path, records, extra=None, metric="validation_error"):

@@ -216,14 +216,24 @@ def test_bad_epoch_ranges_are_one_line(args, message, tmp_path):
 
 
 def test_dimensionality_reduction_rows_take_the_paper_figure_of_their_code_width(tmp_path):
-    unsup = dict(mode="dimreduce", nlabel=0, ncluster=20)
     two = fabricate(str(tmp_path / "two"), [{"epoch": 0, "validation_cluster_error": 9.0, "test_error": 14.5}],
-                    ncode=2, **unsup)
-    ten = fabricate(str(tmp_path / "ten"), [{"epoch": 0, "validation_cluster_error": 7.0, "test_error": 4.25}],
-                    ncode=10, **unsup)
+                    mode="dimreduce", nlabel=0, ncluster=20, ncode=2)
+    ten = fabricate(str(tmp_path / "ten"), [{"epoch": 0, "validation_error": 7.0, "test_classification_error": 4.25}],
+                    mode="dimreduce", nlabel=100, ncode=10)
     lines = results.table([results.run_summary(p) for p in (two, ten)]).splitlines()
     assert "| dimensionality reduction to 2-D, unsupervised | 13.95 | – | 14.50 |" in lines[2]
-    assert "| dimensionality reduction to 10-D, unsupervised | 3.90 | – | 4.25 |" in lines[3]
+    assert "| dimensionality reduction to 10-D, 100 labels | 3.90 | – | 4.25 |" in lines[3]
+
+
+def test_labeled_dimensionality_reduction_reports_the_classifier_at_the_chosen_epoch(tmp_path):
+    # Older records kept the cluster naming as test_error; the table takes the classifier's error instead.
+    run = fabricate(str(tmp_path / "two100"), [
+        {"epoch": 0, "validation_error": 20.0, "test_classification_error": 21.0, "test_error": 29.0},
+        {"epoch": 1, "validation_error": 16.0, "test_classification_error": 15.5, "test_error": 24.5},  # chosen
+        {"epoch": 2, "validation_error": 17.0, "test_classification_error": 14.0, "test_error": 14.0}],
+        mode="dimreduce", nlabel=100, ncode=2)
+    summary = results.run_summary(run)
+    assert summary["figure"] == 15.5 and summary["chosen_epoch"] == 1
 
 
 def test_records_copied_to_the_repository_build_the_same_table_and_refresh(tmp_path):

@@ -80,13 +80,16 @@ class DimensionalityReduction(WithLabelCode):
         return loss + head_cost, dict(logs, cluster_head_cost=head_cost)
 
     def evaluate_outputs(self, outputs, metrics):
-        """``test_error`` is the paper's clustering error; with labels the classifier's error chooses the model."""
+        """With labels, ``test_error`` is the classifier's error (the labels name each head's digit), and its
+        validation error chooses the model; without, the paper's clustering error. Both models also keep
+        ``test_cluster_error``, the paper's cluster naming by the most confident validation image."""
         self.classification_metrics(outputs, metrics)
         self.cluster_metrics(outputs, metrics)
         if "validation_classification_error" in metrics:
             metrics["validation_error"] = metrics["validation_classification_error"]
-        if "test_cluster_error" in metrics:
-            metrics["test_error"] = metrics["test_cluster_error"]
+        figure = "test_classification_error" if self.uses_classifier() else "test_cluster_error"
+        if figure in metrics:
+            metrics["test_error"] = metrics[figure]
 
     def figures(self, save_path, mnist):
         return [figures.latent(self, save_path, mnist)]
