@@ -15,7 +15,7 @@ ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variat
 ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
                "jit_compile", "logits_scale", "precision", "prior_scale", "pixel_range", "reconstruction_cost",
                "classification_learning_rate", "recipe", "dataset", "labeled_reconstruction", "gradient_clip_norm",
-               "parzen_every")
+               "parzen_every", "head_init_std")
 
 # Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
 RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision", "parzen_every")
@@ -75,6 +75,9 @@ class ExperimentConfig:
       ncluster: categories of the label code in the cluster and
         dimensionality-reduction modes.
       eta: distance threshold of the cluster-head cost (Section 7).
+      head_init_std: the cluster heads W_C start from N(0, head_init_std^2)
+        (1.0, what this code always used; the paper's N(0, 0.01^2) for every
+        weight would give 0.01).
       variational_encoder: use the reference's reparameterized Gaussian
         encoder instead of the paper's deterministic one.
       hidden: units in each of the two hidden layers of every network.
@@ -176,6 +179,7 @@ class ExperimentConfig:
     labeled_reconstruction: bool = False
     gradient_clip_norm: Optional[float] = None
     parzen_every: int = 0
+    head_init_std: float = 1.0
 
     def __post_init__(self):
         def need(ok, field, reason):
@@ -196,6 +200,7 @@ class ExperimentConfig:
             value = getattr(self, name)
             need(value is None or (math.isfinite(value) and value > 0), name, "must be a positive finite number")
         need(math.isfinite(self.prior_scale) and self.prior_scale > 0, "prior_scale", "must be positive")
+        need(math.isfinite(self.head_init_std) and self.head_init_std > 0, "head_init_std", "must be positive")
         need(self.pixel_range in PIXEL_RANGES, "pixel_range", f"must be one of {', '.join(PIXEL_RANGES)}")
         need(self.reconstruction_cost in RECONSTRUCTION_COSTS, "reconstruction_cost",
              f"must be one of {', '.join(RECONSTRUCTION_COSTS)}")
@@ -274,5 +279,5 @@ _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "f
           "init_std": "optional float", "jit_compile": "bool", "precision": "str", "prior_scale": "float",
           "pixel_range": "str", "reconstruction_cost": "str", "classification_learning_rate": "optional float",
           "recipe": "str", "dataset": "str", "labeled_reconstruction": "bool",
-          "gradient_clip_norm": "optional float", "parzen_every": "int"}
+          "gradient_clip_norm": "optional float", "parzen_every": "int", "head_init_std": "float"}
 assert set(_KINDS) == {f.name for f in dataclasses.fields(ExperimentConfig)}

@@ -266,14 +266,14 @@ class ClusterHeads(keras.Model):
     the ``m x n`` matrix W_C.
     """
 
-    def __init__(self, ncluster, ncode, **kwargs):
+    def __init__(self, ncluster, ncode, init_std=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.ncluster, self.ncode = ncluster, ncode
+        self.ncluster, self.ncode, self.init_std = ncluster, ncode, init_std
         self.heads = self.add_weight(name="cluster_heads", shape=(ncluster, ncode),
-                                     initializer=keras.initializers.RandomNormal(stddev=1.0))
+                                     initializer=keras.initializers.RandomNormal(stddev=init_std))
 
     def call(self, label_code):
         return _float32(tf.matmul(label_code, tf.cast(self.heads, label_code.dtype)))
 
     def get_config(self):
-        return dict(super().get_config(), ncluster=self.ncluster, ncode=self.ncode)
+        return dict(super().get_config(), ncluster=self.ncluster, ncode=self.ncode, init_std=self.init_std)

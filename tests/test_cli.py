@@ -91,6 +91,7 @@ def test_same_command_resumes(gmm_run, tiny_idx):
     (["--train", "--label"], "gmm or swiss_roll"),
     (["--train_cluster", "--ncluster", "1"], "--ncluster must be at least 2"),
     (["--train", "--eta", "-1"], "--eta must be a finite number, not negative"),
+    (["--train_dimreduce", "--head_init_std", "0"], "--head_init_std must be positive"),
     (["--train", "--disw", "-1"], "--disw must be a finite number, not negative"),
     (["--train", "--encw", "0"], "--encw must be positive"),
     (["--train", "--bsize", "1"], "--bsize must be at least 2"),

@@ -64,6 +64,14 @@ def test_cluster_heads_map_one_hot_to_rows():
     np.testing.assert_allclose(heads(y).numpy(), tf.gather(heads.heads, [2, 0, 3]).numpy())
 
 
+def test_cluster_heads_start_at_the_given_scale():
+    keras.utils.set_random_seed(3)
+    small, default = models.ClusterHeads(40, 25, init_std=0.01), models.ClusterHeads(40, 25)
+    # 1,000 draws each: the sample standard deviation is within 10% of the scale.
+    assert abs(np.std(small.heads.numpy()) - 0.01) < 0.001
+    assert abs(np.std(default.heads.numpy()) - 1.0) < 0.1
+
+
 def test_encoder_batchnorm_uses_batch_statistics_only_in_training():
     encoder = models.Encoder(NCODE, ncat=NCAT, hidden=HIDDEN, batchnorm=True, logits_batchnorm=True)
     images = tf.random.uniform([6, 28, 28, 1], seed=1)

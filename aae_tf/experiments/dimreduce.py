@@ -53,7 +53,8 @@ class DimensionalityReduction(WithLabelCode):
 
     def extra_networks(self, widths):
         nets = super().extra_networks(widths)
-        nets["cluster_heads"] = models.ClusterHeads(self.ncat, self.config.ncode, name="cluster_heads")
+        nets["cluster_heads"] = models.ClusterHeads(self.ncat, self.config.ncode, self.config.head_init_std,
+                                                     name="cluster_heads")
         widths["cluster_heads"] = (2, self.ncat)
         return nets
 
