@@ -76,8 +76,8 @@ class ExperimentConfig:
         dimensionality-reduction modes.
       eta: distance threshold of the cluster-head cost (Section 7).
       head_init_std: the cluster heads W_C start from N(0, head_init_std^2)
-        (1.0, what this code always used; the paper's N(0, 0.01^2) for every
-        weight would give 0.01).
+        (1.0 in every recipe; 0.01 would match the N(0, 0.01^2) that the
+        paper recipe gives every other weight).
       variational_encoder: use the reference's reparameterized Gaussian
         encoder instead of the paper's deterministic one.
       hidden: units in each of the two hidden layers of every network.

@@ -68,8 +68,8 @@ flags.DEFINE_enum("optimizer", "adam", ["adam", "sgd"],
                   "adam (the reference: beta1 0.5, --lr 2e-4, decays at epochs 100 and 300) or sgd (the paper: "
                   "momentum 0.9 / 0.1, learning rates 0.01 / 0.1, decays at epochs 50 and 1000).")
 flags.DEFINE_float("eta", 1.0, "Distance below which --train_dimreduce pushes two cluster heads apart.")
-flags.DEFINE_float("head_init_std", 1.0, "--train_dimreduce: the cluster heads start from N(0, this^2) (0.01: the "
-                   "paper's initialization of every weight).")
+flags.DEFINE_float("head_init_std", 1.0, "--train_dimreduce: the cluster heads start from N(0, this^2) (0.01: what "
+                   "--recipe paper gives every other weight).")
 flags.DEFINE_integer("validation_size", 10000, "Training images held out for model choice.")
 flags.DEFINE_enum("encoder", "deterministic", ["deterministic", "gaussian"],
                   "deterministic (the paper) or gaussian (the reference's reparameterized encoder).")
