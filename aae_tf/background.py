@@ -223,8 +223,16 @@ def status(runs_dir, name):
     """
     save_path = paths(runs_dir, name)["save_path"]
     metrics = runfiles.read_metrics(save_path) if os.path.isdir(save_path) else {}
-    row = {"name": name, "pid": running_pid(runs_dir, name), "epochs": len(runfiles.read_history(save_path))}
+    history = runfiles.read_history(save_path)
+    row = {"name": name, "pid": running_pid(runs_dir, name), "epochs": len(history)}
     row.update({key: metrics.get(key) for key in runfiles.BEST_KEYS})
+    # The figure the results tables report at the chosen epoch, also for runs whose metrics.json was written
+    # under an older naming (labeled dimensionality reduction before f93b323 called its cluster naming test_error).
+    flags = runfiles.read_json_object(os.path.join(save_path, "flags.json")) if os.path.isdir(save_path) else None
+    key = runfiles.figure_key(flags) if flags else "test_error"
+    chosen = next((r for r in history if r.get("epoch") == row["best_epoch"]), None)
+    if key != "test_error" and chosen is not None and chosen.get(key) is not None:
+        row["test_error_at_best_validation"] = chosen[key]
     return row
 
 

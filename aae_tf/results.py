@@ -66,15 +66,6 @@ def describe(flags):
     return f"{mode}, {flags['dist_type']}, {flags['ncode']}-D code"
 
 
-def figure_key(flags):
-    """The history key of a run's test figure: the classifier's error for dimensionality reduction with labels
-    (runs before the seventeenth session recorded the paper's cluster naming as its ``test_error``; the labels
-    already name each head's digit), else ``test_error``."""
-    if flags["mode"] == "dimreduce" and flags["nlabel"] != 0:
-        return "test_classification_error"
-    return "test_error"
-
-
 def run_summary(save_path, epochs=None):
     """One run's row: its flags, how far it trained, and the figure its experiment reports.
 
@@ -108,7 +99,7 @@ def run_summary(save_path, epochs=None):
     if epochs and scored_once:
         raise runfiles.RunFileError(f"{save_path} reports a Parzen likelihood scored once, not per epoch: "
                                     "leave out --epochs for it")
-    key = figure_key(flags)
+    key = runfiles.figure_key(flags)
     metrics = runfiles.summary(records, metric=metric, figure=key)
     chosen = metrics.get("test_error_at_best_validation")
     figure = chosen if chosen is not None else records[-1].get(key)

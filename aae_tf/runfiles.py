@@ -221,6 +221,15 @@ def keep_history_before(save_path, epochs_done):
 HIGHER_IS_BETTER = {"validation_log_likelihood": "log_likelihood"}
 
 
+def figure_key(flags):
+    """The history key of a run's test figure: the classifier's error for dimensionality reduction with labels
+    (runs before the seventeenth session recorded the paper's cluster naming as its ``test_error``; the labels
+    already name each head's digit), else ``test_error``."""
+    if flags.get("mode") == "dimreduce" and flags.get("nlabel", 0) != 0:
+        return "test_classification_error"
+    return "test_error"
+
+
 def best_record(records, metric="validation_error", figure="test_error"):
     """Model choice on the validation set only: the epoch with the best ``metric``, and its test figure.
 

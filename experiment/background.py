@@ -95,18 +95,19 @@ def show_status(runs_dir):
     if not names:
         print(f"no runs in {runs_dir}")
         return
-    print(f"{'run':32s} {'state':16s} {'epochs':>6s} {'best epoch':>10s} {'its validation':>14s} {'its test':>8s}")
+    width = max(32, *(len(name) for name in names))
+    print(f"{'run':{width}s} {'state':16s} {'epochs':>6s} {'best epoch':>10s} {'its validation':>14s} {'its test':>8s}")
     for name in names:
         try:
             row = background.status(runs_dir, name)
         except runfiles.RunFileError as e:  # one damaged run does not hide the others
-            print(f"{name:32s} {e}")
+            print(f"{name:{width}s} {e}")
             continue
         state = f"running ({row['pid']})" if row["pid"] else "stopped"
 
         def shown(key):
             return "-" if row[key] is None else f"{row[key]:g}"
-        print(f"{name:32s} {state:16s} {row['epochs']:6d} {shown('best_epoch'):>10s} "
+        print(f"{name:{width}s} {state:16s} {row['epochs']:6d} {shown('best_epoch'):>10s} "
               f"{shown('best_validation_error'):>14s} {shown('test_error_at_best_validation'):>8s}")
 
 

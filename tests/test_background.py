@@ -195,3 +195,23 @@ def test_only_the_scripts_it_wrote_are_runs(tmp_path):
     (runs / "c_other.sh").write_text(background.script_text("b_run", "/code/abc1234", "python", [], "/x"))  # another's
     (runs / "d_binary.sh").write_bytes(b"\xff\xfe\x00")
     assert background.names(str(runs)) == ["b_run"]
+
+
+def test_the_status_reports_the_figure_of_the_results_tables(tmp_path):
+    # A labeled dimensionality-reduction run written before its test_error became the classifier's: its
+    # metrics.json holds the cluster naming (7.5) at the chosen epoch 2; the tables report the classifier (4.25).
+    runs = tmp_path / "runs"
+    save = runs / "dr"
+    save.mkdir(parents=True)
+    (runs / "dr.sh").write_text(background.script_text("dr", "/code/abc1234", "python", ["--train"], str(save)))
+    (save / "flags.json").write_text(json.dumps({"mode": "dimreduce", "nlabel": 100}))
+    history = [{"epoch": 0, "validation_error": 9.0, "test_error": 11.0, "test_classification_error": 10.5},
+               {"epoch": 1, "validation_error": 8.0, "test_error": 9.5, "test_classification_error": 6.75},
+               {"epoch": 2, "validation_error": 4.0, "test_error": 7.5, "test_classification_error": 4.25}]
+    (save / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
+    (save / "metrics.json").write_text(json.dumps(dict(history[-1], best_epoch=2, best_validation_error=4.0,
+                                                       test_error_at_best_validation=7.5)))
+    assert background.status(str(runs), "dr")["test_error_at_best_validation"] == 4.25
+    # Without labels (unsupervised clustering) the figure stays the cluster naming.
+    (save / "flags.json").write_text(json.dumps({"mode": "dimreduce", "nlabel": 0}))
+    assert background.status(str(runs), "dr")["test_error_at_best_validation"] == 7.5
