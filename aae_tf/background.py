@@ -216,7 +216,8 @@ def _is_run_script(runs_dir, name):
 
 def status(runs_dir, name):
     """{"name", "pid" (None when stopped), "epochs" (in its history), and its metrics.json's choice:
-    "best_epoch", "best_validation_error", "test_error_at_best_validation" (each None before the first epoch).
+    "best_epoch", "best_validation_error", "test_error_at_best_validation" (each None before the first epoch),
+    the last being the figure the results tables report (``runfiles.figure_key``) at that epoch.
 
     Raises:
       runfiles.RunFileError: the run's history or metrics file is damaged.
