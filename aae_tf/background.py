@@ -229,7 +229,7 @@ def status(runs_dir, name):
     row.update({key: metrics.get(key) for key in runfiles.BEST_KEYS})
     # The figure the results tables report at the chosen epoch, also for runs whose metrics.json was written
     # under an older naming (labeled dimensionality reduction before f93b323 called its cluster naming test_error).
-    flags = runfiles.read_json_object(os.path.join(save_path, "flags.json")) if os.path.isdir(save_path) else None
+    flags = runfiles.read_json_object(os.path.join(save_path, "flags.json"))  # None before the run wrote it
     key = runfiles.figure_key(flags) if flags else "test_error"
     chosen = next((r for r in history if r.get("epoch") == row["best_epoch"]), None)
     if key != "test_error" and chosen is not None and chosen.get(key) is not None:
