@@ -75,12 +75,19 @@ def cluster_head_cost(heads, eta):
       heads: ``[m, n]`` the rows of W_C.
       eta: the distance threshold.
     """
-    diff = heads[:, None, :] - heads[None, :, :]
-    # The small constant keeps the gradient of the norm finite on the diagonal.
-    distance = tf.sqrt(tf.reduce_sum(tf.square(diff), axis=-1) + 1e-12)
+    distance = pairwise_distances(heads)
     m = tf.shape(heads)[0]
     upper = tf.linalg.band_part(tf.ones([m, m]), 0, -1) - tf.eye(m)
     return tf.reduce_sum(upper * tf.nn.relu(eta - distance))
+
+
+def pairwise_distances(points):
+    """``[m, m]`` Euclidean distances between the rows of ``points`` (``[m, n]``); the diagonal is 1e-6, not 0.
+
+    The small constant under the root keeps the norm's gradient finite on the diagonal.
+    """
+    diff = points[:, None, :] - points[None, :, :]
+    return tf.sqrt(tf.reduce_sum(tf.square(diff), axis=-1) + 1e-12)
 
 
 def gaussian_kl(mean, log_std):

@@ -93,6 +93,18 @@ def test_evaluation_names_and_the_metric_that_chooses(synthetic_mnist):
     assert metrics["test_error"] == metrics["test_cluster_error"] and "test_classification_error" not in metrics
 
 
+def test_dimreduce_reports_how_far_apart_its_heads_are(synthetic_mnist):
+    dim = build("dimreduce", synthetic_mnist, nlabel=100, ncode=3)
+    # ten heads on a line, 2 apart: the 45 pairs are 2k apart (10 - k times), so the 23rd smallest is 6
+    dim.networks["cluster_heads"].heads.assign([[2.0 * i, 0.0, 0.0] for i in range(10)])
+    metrics = dim.evaluate()
+    assert metrics["cluster_head_min_distance"] == pytest.approx(2.0, abs=1e-5)
+    assert metrics["cluster_head_median_distance"] == pytest.approx(6.0, abs=1e-5)
+    style = dim.encode(dim.images(dim.data.validation[0]))["mean"].numpy()  # 100 validation images
+    assert style.shape == (100, 3)
+    assert metrics["validation_style_std"] == pytest.approx(np.mean(np.std(style, axis=0)), rel=1e-4)
+
+
 @pytest.mark.parametrize("name, overrides", [("unsupervised", {}), ("supervised", {}),
                                              ("semisupervised", dict(nlabel=100))])
 @pytest.mark.parametrize("jit_compile", [True, False])

@@ -69,3 +69,8 @@ def test_monte_carlo_kl_agrees_with_the_closed_form():
     prior_log_prob = tf.reduce_sum(-0.5 * code ** 2 - 0.5 * math.log(2 * math.pi), -1)
     estimate = losses.monte_carlo_kl(code, mean, log_std, prior_log_prob).numpy()
     assert estimate == pytest.approx(losses.gaussian_kl(mean[:1], log_std[:1]).numpy(), abs=0.01)
+
+
+def test_pairwise_distances_of_a_3_4_5_triangle():
+    distance = losses.pairwise_distances(tf.constant([[0.0, 0.0], [3.0, 0.0], [3.0, 4.0]])).numpy()
+    assert distance == pytest.approx(np.array([[0, 3, 5], [3, 0, 4], [5, 4, 0]]), abs=1e-5)

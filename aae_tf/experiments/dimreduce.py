@@ -1,5 +1,7 @@
 """Dimensionality reduction with learned cluster heads (paper Section 7, Fig. 10 and 11)."""
 
+import numpy as np
+
 from aae_tf import figures
 from aae_tf import losses
 from aae_tf import models
@@ -91,6 +93,23 @@ class DimensionalityReduction(WithLabelCode):
         figure = "test_classification_error" if self.uses_classifier() else "test_cluster_error"
         if figure in metrics:
             metrics["test_error"] = metrics[figure]
+        metrics.update(self.head_metrics(outputs))
+
+    def head_metrics(self, outputs):
+        """How far apart the heads are against the style code's spread: whether y is still readable from W_C y + z.
+
+        ``cluster_head_min_distance`` and ``cluster_head_median_distance`` over the pairs of heads, and
+        ``validation_style_std``, the style code's standard deviation per dimension on the validation images
+        (averaged over dimensions). Heads drawn together to ``eta`` apart while the style spreads as wide
+        leave the category to the style.
+        """
+        distance = losses.pairwise_distances(self.networks["cluster_heads"].heads).numpy()
+        pairs = distance[np.triu_indices(len(distance), 1)]
+        metrics = {"cluster_head_min_distance": float(pairs.min()),
+                   "cluster_head_median_distance": float(np.median(pairs))}
+        if "validation" in outputs:
+            metrics["validation_style_std"] = float(np.mean(np.std(outputs["validation"]["mean"], axis=0)))
+        return metrics
 
     def figures(self, save_path, mnist):
         return [figures.latent(self, save_path, mnist)]
