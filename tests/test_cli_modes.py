@@ -77,6 +77,12 @@ def test_dimreduce_unsupervised_and_its_representation(tiny_idx, tmp_path):
     train(tiny_idx, save, "--train_dimreduce", "--nlabel", "0")
     metrics = metrics_of(save)
     assert "cluster_head_cost" in metrics and 0.0 <= metrics["test_error"] <= 100.0
+    # the heads' spread against the style's, in the epoch's line of the history too
+    assert 0 < metrics["cluster_head_min_distance"] <= metrics["cluster_head_median_distance"]
+    with open(os.path.join(save, "history.jsonl")) as f:
+        last = json.loads(f.read().splitlines()[-1])
+    assert last["cluster_head_min_distance"] == metrics["cluster_head_min_distance"]
+    assert last["validation_style_std"] > 0
     with open(os.path.join(save, "flags.json")) as f:
         assert json.load(f)["ncluster"] == 20
     ok("--viz", "--load", "0", "--save_path", save)
