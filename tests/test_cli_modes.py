@@ -87,6 +87,8 @@ def test_dimreduce_unsupervised_and_its_representation(tiny_idx, tmp_path):
         assert json.load(f)["ncluster"] == 20
     ok("--viz", "--load", "0", "--save_path", save)
     assert os.path.exists(os.path.join(save, "latent.png"))
+    with open(os.path.join(save, "cluster_confusion.csv")) as f:
+        assert len(f.read().splitlines()) == 1 + 20
 
 
 def test_parzen_adds_likelihood_to_metrics(tiny_idx, tmp_path):
@@ -136,9 +138,16 @@ def test_vae_trains_and_draws(tiny_idx, tmp_path):
 
 def test_dimreduce_with_labels_reports_both_errors(tiny_idx, tmp_path):
     save = str(tmp_path / "dim_semi")
-    train(tiny_idx, save, "--train_dimreduce", "--nlabel", "100")
+    train(tiny_idx, save, "--train_dimreduce", "--nlabel", "100", "--ncode", "3")
     metrics = metrics_of(save)
     assert {"test_error", "test_classification_error", "validation_error", "best_epoch"} <= set(metrics)
+    # --viz of a representation that is not 2-D: the categories' members and confusion table, no latent.png
+    ok("--viz", "--load", "0", "--save_path", save)
+    with open(os.path.join(save, "cluster_confusion.csv")) as f:
+        rows = f.read().splitlines()
+    assert len(rows) == 1 + 10 and sum(int(r.split(",")[2]) for r in rows[1:]) == 300
+    assert os.path.exists(os.path.join(save, "cluster_members.png"))
+    assert not os.path.exists(os.path.join(save, "latent.png"))
     assert "ncluster" in one_line_error(cli("--train_dimreduce", "--ncluster", "20", "--nlabel", "100"))
 
 

@@ -112,4 +112,9 @@ class DimensionalityReduction(WithLabelCode):
         return metrics
 
     def figures(self, save_path, mnist):
-        return [figures.latent(self, save_path, mnist)]
+        """``cluster_members.png`` and ``cluster_confusion.csv`` (each category's test images by digit; with
+        labels, category k is the classifier's digit k), at any ``ncode``; ``latent.png`` (Fig. 11) in 2-D."""
+        written = figures.cluster_members(self, save_path, mnist)
+        if self.config.ncode == 2:
+            written.append(figures.latent(self, save_path, mnist))
+        return written
