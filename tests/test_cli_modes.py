@@ -48,8 +48,16 @@ def test_semisupervised_reports_test_error(tiny_idx, tmp_path):
     metrics = metrics_of(save)
     assert 0.0 <= metrics["test_error"] <= 100.0 and "validation_error" in metrics
     assert f"test error: {metrics['test_error']:.2f}%" in result.stdout
-    assert "--ncode 2" in one_line_error(cli("--viz", "--load", "0", "--save_path", save))
-    ok("--generate", "--load", "0", "--save_path", save)
+    # --viz at Table 2's 10-D: the classifier's categories and its confusion on the 300 test images, whose
+    # diagonal counts the images the reported test error did not count
+    ok("--viz", "--generate", "--load", "0", "--save_path", save)
+    with open(os.path.join(save, "cluster_confusion.csv")) as f:
+        rows = [r.split(",") for r in f.read().splitlines()[1:]]
+    assert len(rows) == 10 and sum(int(r[2]) for r in rows) == 300
+    right = sum(int(rows[k][3 + k]) for k in range(10))
+    assert right == round(300 * (1 - metrics["test_error"] / 100))
+    assert png_shape(os.path.join(save, "cluster_members.png")) == (10 * 28, 10 * 28)
+    assert not os.path.exists(os.path.join(save, "latent.png"))
 
 
 def test_cluster_reports_error_and_draws_heads(tiny_idx, tmp_path):

@@ -6,6 +6,7 @@ import tensorflow_probability as tfp
 
 from aae_tf import data as data_lib
 from aae_tf import evaluation
+from aae_tf import figures
 from aae_tf import losses
 from aae_tf.experiments.base import Experiment, Phase, make_optimizer
 
@@ -114,3 +115,14 @@ class WithLabelCode(Experiment):
             self.data.validation[1], names[np.argmax(outputs["validation"]["label_code"], -1)])
         metrics["test_clusters_used"] = report["clusters_used"]
         metrics["test_largest_cluster"] = report["largest_cluster"]
+
+    # ------------------------------------------------------------ figures
+
+    def figures(self, save_path, mnist):
+        """``cluster_members.png`` and ``cluster_confusion.csv`` (each category's test images by digit; with
+        labels, category k is the classifier's digit k, so the table is its confusion), at any ``ncode``;
+        ``latent.png`` in 2-D."""
+        written = figures.cluster_members(self, save_path, mnist)
+        if self.config.ncode == 2:
+            written.append(figures.latent(self, save_path, mnist))
+        return written

@@ -41,7 +41,5 @@ class Cluster(WithLabelCode):
             metrics["test_error"] = metrics["test_cluster_error"]
 
     def figures(self, save_path, mnist):
-        written = [figures.cluster_heads(self, save_path)] + figures.cluster_members(self, save_path, mnist)
-        if self.config.ncode == 2:
-            written.append(figures.latent(self, save_path, mnist))
-        return written
+        """``cluster_heads.png`` (Fig. 9's heads with random styles), then the categories' figures."""
+        return [figures.cluster_heads(self, save_path)] + super().figures(save_path, mnist)

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from aae_tf import figures
 from aae_tf import losses
 from aae_tf import models
 from aae_tf.experiments.base import NUM_CLASSES
@@ -110,11 +109,3 @@ class DimensionalityReduction(WithLabelCode):
         if "validation" in outputs:
             metrics["validation_style_std"] = float(np.mean(np.std(outputs["validation"]["mean"], axis=0)))
         return metrics
-
-    def figures(self, save_path, mnist):
-        """``cluster_members.png`` and ``cluster_confusion.csv`` (each category's test images by digit; with
-        labels, category k is the classifier's digit k), at any ``ncode``; ``latent.png`` (Fig. 11) in 2-D."""
-        written = figures.cluster_members(self, save_path, mnist)
-        if self.config.ncode == 2:
-            written.append(figures.latent(self, save_path, mnist))
-        return written

@@ -1,6 +1,5 @@
 """Semi-supervised classification (paper Section 5, Fig. 8, Table 2)."""
 
-from aae_tf import figures
 from aae_tf.experiments.base import NUM_CLASSES
 from aae_tf.experiments.categorical import WithLabelCode
 
@@ -39,6 +38,3 @@ class SemiSupervised(WithLabelCode):
         for split_name in ("validation", "test"):
             if f"{split_name}_classification_error" in metrics:
                 metrics[f"{split_name}_error"] = metrics[f"{split_name}_classification_error"]
-
-    def figures(self, save_path, mnist):
-        return [figures.latent(self, save_path, mnist)]
