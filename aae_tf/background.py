@@ -18,6 +18,7 @@ import os
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 
 from aae_tf import runfiles
@@ -215,7 +216,8 @@ def _is_run_script(runs_dir, name):
 
 
 def status(runs_dir, name):
-    """{"name", "pid" (None when stopped), "epochs" (in its history), and its metrics.json's choice:
+    """{"name", "pid" (None when stopped), "epochs" (in its history), "seconds_per_epoch" (the median of its
+    last five epochs' ``epoch_seconds``, to plan by; None without them), and its metrics.json's choice:
     "best_epoch", "best_validation_error", "test_error_at_best_validation" (each None before the first epoch),
     the last being the figure the results tables report (``runfiles.figure_key``) at that epoch.
 
@@ -226,6 +228,8 @@ def status(runs_dir, name):
     metrics = runfiles.read_metrics(save_path) if os.path.isdir(save_path) else {}
     history = runfiles.read_history(save_path)
     row = {"name": name, "pid": running_pid(runs_dir, name), "epochs": len(history)}
+    seconds = [r["epoch_seconds"] for r in history[-5:] if r.get("epoch_seconds") is not None]
+    row["seconds_per_epoch"] = float(statistics.median(seconds)) if seconds else None
     row.update({key: metrics.get(key) for key in runfiles.BEST_KEYS})
     # The figure the results tables report at the chosen epoch, also for runs whose metrics.json was written
     # under an older naming (labeled dimensionality reduction before f93b323 called its cluster naming test_error).

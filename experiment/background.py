@@ -73,6 +73,11 @@ def main(argv):
                 print(f"sent SIGTERM to {name} (process {pid})" if pid else f"{name} is not running")
         else:
             show_status(runs_dir)
+        sys.stdout.flush()  # a reader that stopped early (| head) shows here, not at exit
+    except BrokenPipeError:
+        # The reader stopped reading: no message for it to miss, and none at exit either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except (background.BackgroundError, runfiles.RunFileError) as e:
         fail(str(e), code=1)
     except OSError as e:  # a --runs_dir that is a file or cannot be written
@@ -96,7 +101,8 @@ def show_status(runs_dir):
         print(f"no runs in {runs_dir}")
         return
     width = max(32, *(len(name) for name in names))
-    print(f"{'run':{width}s} {'state':16s} {'epochs':>6s} {'best epoch':>10s} {'its validation':>14s} {'its test':>8s}")
+    print(f"{'run':{width}s} {'state':16s} {'epochs':>6s} {'best epoch':>10s} {'its validation':>14s} {'its test':>8s} "
+          f"{'s/epoch':>7s}")
     for name in names:
         try:
             row = background.status(runs_dir, name)
@@ -108,7 +114,8 @@ def show_status(runs_dir):
         def shown(key):
             return "-" if row[key] is None else f"{row[key]:g}"
         print(f"{name:{width}s} {state:16s} {row['epochs']:6d} {shown('best_epoch'):>10s} "
-              f"{shown('best_validation_error'):>14s} {shown('test_error_at_best_validation'):>8s}")
+              f"{shown('best_validation_error'):>14s} {shown('test_error_at_best_validation'):>8s} "
+              f"{'-' if row['seconds_per_epoch'] is None else format(row['seconds_per_epoch'], '.0f'):>7s}")
 
 
 if __name__ == "__main__":

@@ -70,8 +70,9 @@ def test_a_run_starts_on_a_frozen_copy_and_reports_its_history(repo, tmp_path):
     assert os.path.exists(os.path.join(code, "experiment", "aae_mnist.py"))
     assert open(where["pid"]).read().strip() == str(pid)
     # The model choice of the history: epoch 1 has the lowest validation error.
-    assert background.status(runs, "first") == {"name": "first", "pid": None, "epochs": 3, "best_epoch": 1,
-                                                "best_validation_error": 2.0, "test_error_at_best_validation": 2.5}
+    assert background.status(runs, "first") == {"name": "first", "pid": None, "epochs": 3, "seconds_per_epoch": None,
+                                                "best_epoch": 1, "best_validation_error": 2.0,
+                                                "test_error_at_best_validation": 2.5}
     # Editing the checkout does not touch the copy; resuming runs the script again, appending to the log.
     with open(os.path.join(repo, "experiment", "aae_mnist.py"), "a") as f:
         f.write("raise SystemExit('edited')\n")
@@ -176,7 +177,15 @@ def test_resume_all_restarts_the_stopped_runs_and_the_status_lists_them(repo, tm
                       and background.running_pid(runs, "done") is None)
     shown = subprocess.run([sys.executable, script, "--runs_dir", runs], capture_output=True, text=True).stdout
     # Two sittings appended three epochs each to the fake history: six epochs, the best still epoch 1.
-    assert shown.splitlines()[1].split()[:6] == ["done", "stopped", "6", "1", "2", "2.5"], shown
+    # (the fake history records no epoch_seconds: no seconds per epoch)
+    assert shown.splitlines()[1].split()[:7] == ["done", "stopped", "6", "1", "2", "2.5", "-"], shown
+    # A reader that stops early (`| head`, here one gone before the listing) gets no error message.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    cut = subprocess.run([sys.executable, script, "--runs_dir", runs], stdout=write_end, stderr=subprocess.PIPE,
+                         text=True)
+    os.close(write_end)
+    assert cut.returncode == 1 and cut.stderr == "", cut.stderr
 
 
 def test_a_relative_data_path_is_made_absolute_for_the_frozen_copy():
@@ -205,13 +214,23 @@ def test_the_status_reports_the_figure_of_the_results_tables(tmp_path):
     save.mkdir(parents=True)
     (runs / "dr.sh").write_text(background.script_text("dr", "/code/abc1234", "python", ["--train"], str(save)))
     (save / "flags.json").write_text(json.dumps({"mode": "dimreduce", "nlabel": 100}))
-    history = [{"epoch": 0, "validation_error": 9.0, "test_error": 11.0, "test_classification_error": 10.5},
-               {"epoch": 1, "validation_error": 8.0, "test_error": 9.5, "test_classification_error": 6.75},
-               {"epoch": 2, "validation_error": 4.0, "test_error": 7.5, "test_classification_error": 4.25}]
+    history = [{"epoch": 0, "validation_error": 9.0, "test_error": 11.0, "test_classification_error": 10.5,
+                "epoch_seconds": 30.0},
+               {"epoch": 1, "validation_error": 8.0, "test_error": 9.5, "test_classification_error": 6.75,
+                "epoch_seconds": 52.0},
+               {"epoch": 2, "validation_error": 4.0, "test_error": 7.5, "test_classification_error": 4.25,
+                "epoch_seconds": 41.0}]
     (save / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
     (save / "metrics.json").write_text(json.dumps(dict(history[-1], best_epoch=2, best_validation_error=4.0,
                                                        test_error_at_best_validation=7.5)))
     assert background.status(str(runs), "dr")["test_error_at_best_validation"] == 4.25
+    assert background.status(str(runs), "dr")["seconds_per_epoch"] == 41.0  # the median epoch, to plan by
+    # Resumed on a faster machine: the last five epochs (52, 41, 20, 20, 20) count, not the first sitting's.
+    with open(save / "history.jsonl", "a") as f:
+        for epoch in (3, 4, 5):
+            f.write(json.dumps({"epoch": epoch, "validation_error": 9.0, "test_classification_error": 9.0,
+                                "epoch_seconds": 20.0}) + "\n")
+    assert background.status(str(runs), "dr")["seconds_per_epoch"] == 20.0
     # Without labels (unsupervised clustering) the figure stays the cluster naming.
     (save / "flags.json").write_text(json.dumps({"mode": "dimreduce", "nlabel": 0}))
     assert background.status(str(runs), "dr")["test_error_at_best_validation"] == 7.5
