@@ -1,0 +1,69 @@
+"""The figures of --viz (aae_tf.figures) on a fabricated experiment whose label codes are known."""
+
+import os
+from types import SimpleNamespace
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from aae_tf import figures
+
+H, W = 4, 5  # small, distinct: a swapped height and width would misplace every cell
+
+
+def constant_images(values):
+    return np.stack([np.full((H, W), v, np.float32) for v in values])
+
+
+class LabelCodeExperiment:
+    """Three categories; each image's q(y|x) is looked up by its (constant) pixel value."""
+
+    ncat = 3
+    config = SimpleNamespace(ncode=2)
+
+    def __init__(self, label_codes, validation):
+        self.label_codes = label_codes  # pixel value (in hundredths) -> q(y|x)
+        self.data = SimpleNamespace(validation=validation)
+
+    def images(self, x):
+        return np.asarray(x)
+
+    def unit(self, x):
+        return np.asarray(x)
+
+    def encode(self, images):
+        return {"label_code": np.stack([self.label_codes[int(round(100 * v))] for v in images[:, 0, 0]])}
+
+    def decode(self, code, label_code):
+        # category k's head (style code 0) is the constant image 0.6 + 0.1 k
+        assert np.all(np.asarray(code) == 0)
+        return constant_images(0.6 + 0.1 * np.argmax(np.asarray(label_code), -1))
+
+
+def test_cluster_members_rows_and_table(tmp_path):
+    # Test images 0.1 ... 0.5: three in category 0 (confidence 0.6, 0.9, 0.7 for 0.1, 0.2, 0.4), two in
+    # category 1 (0.8 for 0.3, 0.55 for 0.5), none in category 2. Validation images 0.01-0.03 name the
+    # categories after digits 4, 7 and 1.
+    codes = {10: [0.6, 0.3, 0.1], 20: [0.9, 0.05, 0.05], 30: [0.1, 0.8, 0.1], 40: [0.7, 0.2, 0.1],
+             50: [0.3, 0.55, 0.15], 1: [1.0, 0.0, 0.0], 2: [0.0, 1.0, 0.0], 3: [0.0, 0.0, 1.0]}
+    experiment = LabelCodeExperiment({k: np.array(v) for k, v in codes.items()},
+                                     (constant_images([0.01, 0.02, 0.03]), np.array([4, 7, 1])))
+    mnist = SimpleNamespace(test_images=constant_images([0.1, 0.2, 0.3, 0.4, 0.5]),
+                            test_labels=np.array([4, 4, 7, 9, 7]))
+    written = figures.cluster_members(experiment, str(tmp_path), mnist, n_members=3)
+    assert written == [os.path.join(str(tmp_path), "cluster_members.png"),
+                       os.path.join(str(tmp_path), "cluster_confusion.csv")]
+    # Each row: the head, then the members most confident first, blank where the category has fewer.
+    picture = plt.imread(written[0])[..., 0]
+    assert picture.shape == (3 * H, 4 * W)
+    cells = picture.reshape(3, H, 4, W).transpose(0, 2, 1, 3)
+    assert np.all(cells.max(axis=(2, 3)) - cells.min(axis=(2, 3)) < 1e-6)  # every cell one image, unmixed
+    np.testing.assert_allclose(cells[:, :, 0, 0], [[0.6, 0.2, 0.4, 0.1],
+                                                   [0.7, 0.3, 0.5, 0.0],
+                                                   [0.8, 0.0, 0.0, 0.0]], atol=1 / 255)
+    with open(written[1]) as f:
+        rows = f.read().splitlines()
+    assert rows == ["cluster,named,size," + ",".join(f"digit_{d}" for d in range(10)),
+                    "0,4,3,0,0,0,0,2,0,0,0,0,1",
+                    "1,7,2,0,0,0,0,0,0,0,2,0,0",
+                    "2,1,0,0,0,0,0,0,0,0,0,0,0"]
