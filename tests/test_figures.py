@@ -11,6 +11,9 @@ from aae_tf import figures
 H, W = 4, 5  # small, distinct: a swapped height and width would misplace every cell
 
 
+TOLERANCE = 2 / 255  # the gray colormap's 256 levels round a value by up to about 1.5 of them
+
+
 def constant_images(values):
     return np.stack([np.full((H, W), v, np.float32) for v in values])
 
@@ -60,10 +63,36 @@ def test_cluster_members_rows_and_table(tmp_path):
     assert np.all(cells.max(axis=(2, 3)) - cells.min(axis=(2, 3)) < 1e-6)  # every cell one image, unmixed
     np.testing.assert_allclose(cells[:, :, 0, 0], [[0.6, 0.2, 0.4, 0.1],
                                                    [0.7, 0.3, 0.5, 0.0],
-                                                   [0.8, 0.0, 0.0, 0.0]], atol=1 / 255)
+                                                   [0.8, 0.0, 0.0, 0.0]], atol=TOLERANCE)
     with open(written[1]) as f:
         rows = f.read().splitlines()
     assert rows == ["cluster,named,size," + ",".join(f"digit_{d}" for d in range(10)),
                     "0,4,3,0,0,0,0,2,0,0,0,0,1",
                     "1,7,2,0,0,0,0,0,0,0,2,0,0",
                     "2,1,0,0,0,0,0,0,0,0,0,0,0"]
+
+
+class StyleExperiment(LabelCodeExperiment):
+    """A prior whose n samples are the style codes 1, 2, ..., n (each coordinate); the decoder writes
+    0.1 k + 0.02 s for category k and style code s."""
+
+    def __init__(self):
+        super().__init__({}, None)
+        self.prior = SimpleNamespace(sample=lambda n, seed: np.repeat(np.arange(1, n + 1, dtype=np.float32)[:, None],
+                                                                       self.config.ncode, 1))
+
+    def decode(self, code, label_code):
+        code, label_code = np.asarray(code), np.asarray(label_code)
+        return constant_images(0.1 * np.argmax(label_code, -1) + 0.02 * code[:, 0])
+
+
+def test_cluster_heads_rows(tmp_path):
+    path = figures.cluster_heads(StyleExperiment(), str(tmp_path), n_styles=4)
+    assert path == os.path.join(str(tmp_path), "cluster_heads.png")
+    picture = plt.imread(path)[..., 0]
+    assert picture.shape == (3 * H, 4 * W)
+    cells = picture.reshape(3, H, 4, W).transpose(0, 2, 1, 3)
+    # row k: category k with style code 0 (its head), then with the prior's samples 1, 2, 3
+    np.testing.assert_allclose(cells[:, :, 0, 0], [[0.0, 0.02, 0.04, 0.06],
+                                                   [0.1, 0.12, 0.14, 0.16],
+                                                   [0.2, 0.22, 0.24, 0.26]], atol=TOLERANCE)
