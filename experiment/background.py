@@ -111,11 +111,11 @@ def show_status(runs_dir):
             continue
         state = f"running ({row['pid']})" if row["pid"] else "stopped"
 
-        def shown(key):
-            return "-" if row[key] is None else f"{row[key]:g}"
+        def shown(key, spec="g"):
+            return "-" if row[key] is None else format(row[key], spec)
         print(f"{name:{width}s} {state:16s} {row['epochs']:6d} {shown('best_epoch'):>10s} "
               f"{shown('best_validation_error'):>14s} {shown('test_error_at_best_validation'):>8s} "
-              f"{'-' if row['seconds_per_epoch'] is None else format(row['seconds_per_epoch'], '.0f'):>7s}")
+              f"{shown('seconds_per_epoch', '.0f'):>7s}")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,18 @@ import numpy as np
 from aae_tf import figures
 
 H, W = 4, 5  # small, distinct: a swapped height and width would misplace every cell
-
-
 TOLERANCE = 2 / 255  # the gray colormap's 256 levels round a value by up to about 1.5 of them
 
 
 def constant_images(values):
     return np.stack([np.full((H, W), v, np.float32) for v in values])
+
+
+def grid_cells(path, rows, cols):
+    """The PNG grid at ``path`` (gray) as ``[rows, cols, H, W]``, after checking its size."""
+    picture = plt.imread(path)[..., 0]
+    assert picture.shape == (rows * H, cols * W)
+    return picture.reshape(rows, H, cols, W).transpose(0, 2, 1, 3)
 
 
 class LabelCodeExperiment:
@@ -57,9 +62,7 @@ def test_cluster_members_rows_and_table(tmp_path):
     assert written == [os.path.join(str(tmp_path), "cluster_members.png"),
                        os.path.join(str(tmp_path), "cluster_confusion.csv")]
     # Each row: the head, then the members most confident first, blank where the category has fewer.
-    picture = plt.imread(written[0])[..., 0]
-    assert picture.shape == (3 * H, 4 * W)
-    cells = picture.reshape(3, H, 4, W).transpose(0, 2, 1, 3)
+    cells = grid_cells(written[0], 3, 4)
     assert np.all(cells.max(axis=(2, 3)) - cells.min(axis=(2, 3)) < 1e-6)  # every cell one image, unmixed
     np.testing.assert_allclose(cells[:, :, 0, 0], [[0.6, 0.2, 0.4, 0.1],
                                                    [0.7, 0.3, 0.5, 0.0],
@@ -89,9 +92,7 @@ class StyleExperiment(LabelCodeExperiment):
 def test_cluster_heads_rows(tmp_path):
     path = figures.cluster_heads(StyleExperiment(), str(tmp_path), n_styles=4)
     assert path == os.path.join(str(tmp_path), "cluster_heads.png")
-    picture = plt.imread(path)[..., 0]
-    assert picture.shape == (3 * H, 4 * W)
-    cells = picture.reshape(3, H, 4, W).transpose(0, 2, 1, 3)
+    cells = grid_cells(path, 3, 4)
     # row k: category k with style code 0 (its head), then with the prior's samples 1, 2, 3
     np.testing.assert_allclose(cells[:, :, 0, 0], [[0.0, 0.02, 0.04, 0.06],
                                                    [0.1, 0.12, 0.14, 0.16],
