@@ -15,7 +15,7 @@ ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variat
 ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
                "jit_compile", "logits_scale", "precision", "prior_scale", "pixel_range", "reconstruction_cost",
                "classification_learning_rate", "recipe", "dataset", "labeled_reconstruction", "gradient_clip_norm",
-               "parzen_every", "head_init_std")
+               "parzen_every", "head_init_std", "label_balance")
 
 # Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
 RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision", "parzen_every")
@@ -134,6 +134,10 @@ class ExperimentConfig:
       recipe: the named recipe the settings started from (``reference`` or
         ``paper``; ``experiments.default_config``); a record, read by nothing
         in training.
+      label_balance: weight of a cost, in the regularization phase's
+        generator update, on the batch's mean q(y|x) against the uniform
+        categorical (``losses.label_balance_loss``); 0 for none (the paper).
+        A departure, for the models with a label code y.
     """
 
     mode: str = "unsupervised"
@@ -180,6 +184,7 @@ class ExperimentConfig:
     gradient_clip_norm: Optional[float] = None
     parzen_every: int = 0
     head_init_std: float = 1.0
+    label_balance: float = 0.0
 
     def __post_init__(self):
         def need(ok, field, reason):
@@ -209,7 +214,7 @@ class ExperimentConfig:
         need(self.validation_size >= 0, "validation_size", "must not be negative")
         need(self.nlabel >= -1, "nlabel", "must be -1 (all labels) or a number of labeled images")
         for name in ("genw", "disw", "clsw", "ygenw", "ydisw", "eta", "input_noise_std",
-                     "discriminator_noise_std"):
+                     "discriminator_noise_std", "label_balance"):
             need(math.isfinite(getattr(self, name)) and getattr(self, name) >= 0, name,
                  "must be a finite number, not negative")
         need(math.isfinite(self.encw) and self.encw > 0, "encw",
@@ -279,5 +284,6 @@ _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "f
           "init_std": "optional float", "jit_compile": "bool", "precision": "str", "prior_scale": "float",
           "pixel_range": "str", "reconstruction_cost": "str", "classification_learning_rate": "optional float",
           "recipe": "str", "dataset": "str", "labeled_reconstruction": "bool",
-          "gradient_clip_norm": "optional float", "parzen_every": "int", "head_init_std": "float"}
+          "gradient_clip_norm": "optional float", "parzen_every": "int", "head_init_std": "float",
+          "label_balance": "float"}
 assert set(_KINDS) == {f.name for f in dataclasses.fields(ExperimentConfig)}

@@ -65,6 +65,23 @@ def classification_loss(labels, label_logits):
         labels=tf.cast(labels, tf.int32), logits=label_logits))
 
 
+def label_balance_loss(label_probs):
+    """KL(the batch's mean q(y|x) || the uniform categorical): zero when the batch uses every category equally.
+
+    sum over k of m_k log(m_k K), with m the batch mean of ``label_probs`` and K its categories; log K when
+    every image goes to one category. Not in the paper (a departure, ``label_balance``): the adversary on y
+    compares each q(y|x) with one-hot samples, and once q(y|x) saturates its gradient vanishes, so it cannot
+    keep the categories' sizes even; this cost acts on their sizes directly (while q(y|x) is not saturated).
+
+    Args:
+      label_probs: ``[batch, K]`` rows of q(y|x), each summing to 1.
+    """
+    probs = tf.cast(label_probs, tf.float32)
+    mean = tf.reduce_mean(probs, axis=0)
+    k = tf.cast(tf.shape(probs)[-1], tf.float32)
+    return tf.reduce_sum(mean * tf.math.log(tf.maximum(mean * k, 1e-12)))
+
+
 def cluster_head_cost(heads, eta):
     """Pushes apart cluster heads closer than ``eta`` (paper Section 7).
 

@@ -91,6 +91,9 @@ flags.DEFINE_bool("labeled_reconstruction", False, "Also reconstruct the labeled
                   "--train_semisupervised).")
 flags.DEFINE_float("clip_norm", None, "Scale each phase's gradients down to this global norm at most (a departure "
                    "from the paper, a public trick for --train_semisupervised; default: no clipping).")
+flags.DEFINE_float("label_balance", 0.0, "Weight of a cost on each batch's mean q(y|x) against the uniform "
+                   "categorical, beside the y adversary (a departure from the paper, for the models with a label "
+                   "code; default 0: none).")
 flags.DEFINE_integer("parzen_every", 0, "While training, score the Parzen-window log-likelihood of the test "
                      "images (Table 1's protocol, as --parzen) every this many epochs and keep it in the history; "
                      "the validation likelihood then chooses the unsupervised model's epoch (0: never).")
@@ -162,7 +165,7 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "adversarial_learning_rate": "lr", "prior_scale": "prior_scale", "pixel_range": "pixel_range",
                  "reconstruction_cost": "reconstruction_cost", "classification_learning_rate": "cls_lr",
                  "recipe": "recipe", "dataset": "dataset", "labeled_reconstruction": "labeled_reconstruction",
-                 "gradient_clip_norm": "clip_norm", "parzen_every": "parzen_every",
+                 "gradient_clip_norm": "clip_norm", "parzen_every": "parzen_every", "label_balance": "label_balance",
                  "lr_decay_epochs": "lr_decay_epochs",
                  **{name: name for name in LOSS_WEIGHTS}}
 

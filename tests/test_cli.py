@@ -102,6 +102,8 @@ def test_same_command_resumes(gmm_run, tiny_idx):
     (["--viz", "--supervise"], "--supervise goes with --generate"),
     (["--train_cluster", "--labeled_reconstruction"], "needs one of them with --nlabel above 0"),
     (["--train_semisupervised", "--clip_norm", "0"], "--clip_norm must be a positive number"),
+    (["--train_semisupervised", "--label_balance", "-1"], "--label_balance must be a finite number, not negative"),
+    (["--train_supervised", "--label_balance", "1"], "--label_balance evens out the label code"),
     (["--train", "--parzen_every", "-2"], "--parzen_every must not be negative"),
     (["--train", "--parzen_every", "1", "--validation_size", "0"], "--parzen_every needs validation images"),
     (["--train", "--lr_decay_epochs", "50,x"], "--lr_decay_epochs=50,x: should be epochs separated by commas"),

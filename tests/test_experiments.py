@@ -199,8 +199,32 @@ def test_labeled_reconstruction_adds_the_labeled_batch_decoded_with_its_true_lab
     assert abs(labeled_cost((batch["labeled_label"] + 1) % 10) - expected) > 1e-6  # the label matters
 
 
+@pytest.mark.parametrize("name", ["semisupervised", "cluster"])
+def test_label_balance_adds_its_weighted_cost_to_the_generator_update(name, synthetic_mnist):
+    # No input noise, no dropout: the encoder is the same function in every call, whatever its seed.
+    overrides = dict(ncode=3, input_noise_std=0.0, dropout_keep=1.0, input_dropout=0.0, ygenw=1.5,
+                     **(dict(nlabel=100) if name == "semisupervised" else {}))
+    exp = build(name, synthetic_mnist, label_balance=2.5, **overrides)
+    plain = build(name, synthetic_mnist, **overrides)
+    for net in exp.networks:
+        plain.networks[net].set_weights(exp.networks[net].get_weights())
+    batch = next(iter(exp.train_batches(0)))
+    seed = tf.constant([5, 6])
+    loss, logs = exp.generator(batch, seed)
+    plain_loss, plain_logs = plain.generator(batch, seed)
+    probs = exp.encode_train(batch["image"], seed)["label_code"].numpy()
+    mean = probs.mean(axis=0)
+    expected = float(np.sum(mean * np.log(mean * probs.shape[1])))
+    assert expected > 1e-4  # an untrained encoder's batch does not use its categories evenly
+    assert float(logs["label_balance_loss"]) == pytest.approx(expected, rel=1e-4)
+    assert float(loss) == pytest.approx(float(plain_loss) + 2.5 * expected, rel=1e-5)
+    assert "label_balance_loss" not in plain_logs
+
+
 @pytest.mark.parametrize("name, overrides, message", [
     ("label", dict(dist_type="gaussian"), "gmm or swiss_roll"),
+    ("unsupervised", dict(label_balance=1.0), "--label_balance evens out the label code"),
+    ("label", dict(dist_type="gmm", label_balance=1.0), "--label_balance evens out the label code"),
     ("semisupervised", dict(nlabel=0), "needs labeled images"),
     ("cluster", dict(nlabel=10), "leave --nlabel out"),
     ("dimreduce", dict(nlabel=100, ncluster=20), "one cluster per digit"),

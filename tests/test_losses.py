@@ -42,6 +42,18 @@ def test_classification_cost_by_hand():
     assert losses.classification_loss(tf.constant([0, 1]), logits).numpy() == pytest.approx(expected, rel=1e-5)
 
 
+def test_label_balance_is_the_kl_of_the_batch_mean_from_uniform():
+    # Three categories. Even use: 0. Every image in one category: log 3.
+    assert losses.label_balance_loss(tf.constant([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]])).numpy() == pytest.approx(
+        0.0, abs=1e-7)
+    assert losses.label_balance_loss(tf.constant([[0, 1.0, 0]] * 5)).numpy() == pytest.approx(math.log(3), rel=1e-6)
+    # Four images, four categories, batch mean (0.5, 0.5, 0, 0): sum 0.5 log(0.5 * 4) twice = log 2.
+    probs = tf.constant([[0.8, 0.2, 0, 0], [0.2, 0.8, 0, 0], [0.5, 0.5, 0, 0], [0.5, 0.5, 0, 0]])
+    assert losses.label_balance_loss(probs).numpy() == pytest.approx(math.log(2), rel=1e-6)
+    # Soft rows with an even mean cost nothing, however unsure each image is.
+    assert losses.label_balance_loss(tf.constant([[0.6, 0.4], [0.4, 0.6]])).numpy() == pytest.approx(0.0, abs=1e-7)
+
+
 def test_cluster_head_cost_only_counts_close_pairs():
     heads = tf.constant([[0.0, 0.0], [0.5, 0.0], [3.0, 0.0], [3.0, 0.8]])
     # Pairs closer than eta = 1: (0, 1) at 0.5 and (2, 3) at 0.8.

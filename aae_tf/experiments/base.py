@@ -204,11 +204,15 @@ class Experiment:
         if config.validation_size == 0 and cls.needs_validation:
             raise ValueError("--validation_size 0 leaves no images to choose the model on (and to name the "
                              "clusters): hold out some, e.g. 10000")
+        if config.label_balance and not cls.has_label_code:
+            raise ValueError("--label_balance evens out the label code y's categories: it needs "
+                             "--train_semisupervised, --train_cluster or --train_dimreduce")
         if config.labeled_reconstruction and not cls.has_labeled_batches(config):
             raise ValueError("--labeled_reconstruction reconstructs the labeled mini-batches of "
                              "--train_semisupervised and --train_dimreduce: it needs one of them with --nlabel above 0")
 
     needs_validation = False
+    has_label_code = False  # whether the encoder also outputs a softmax q(y|x)
 
     @classmethod
     def uses_labels(cls, config):
@@ -423,6 +427,10 @@ class Experiment:
             y_loss = losses.generator_loss(self.networks["label_discriminator"](noisy(out["label_code"], d_noise, s_y)))
             logs["y_generator_loss"] = y_loss
             loss += config.ygenw * y_loss
+            if config.label_balance:
+                balance = losses.label_balance_loss(out["label_code"])
+                logs["label_balance_loss"] = balance
+                loss += config.label_balance * balance
         return loss, logs
 
     def build_phases(self):

@@ -19,6 +19,7 @@ class WithLabelCode(Experiment):
     """
 
     needs_validation = True
+    has_label_code = True
 
     def extra_networks(self, widths):
         nets = super().extra_networks(widths)
