@@ -88,8 +88,12 @@ def _script_head(name):
     return f"#!/usr/bin/env bash\n# {name}: "
 
 
-def running_pid(runs_dir, name):
-    """The process id of run ``name`` if that process is alive and is running its script, else None."""
+PAUSED = ("T", "t")  # /proc/PID/stat's states of a process stopped by a signal, or by a tracer
+
+
+def _process(runs_dir, name):
+    """(process id, state letter of /proc/PID/stat) of run ``name`` if that process is alive and is running its
+    script, else None."""
     try:
         with open(paths(runs_dir, name)["pid"]) as f:
             pid = int(f.read().strip())
@@ -103,7 +107,13 @@ def running_pid(runs_dir, name):
         return None
     # The command line guards against a reused process id; it reads empty for an instant while nice and bash
     # exec into the next program.
-    return pid if not cmdline or name in cmdline else None
+    return (pid, state) if not cmdline or name in cmdline else None
+
+
+def running_pid(runs_dir, name):
+    """The process id of run ``name`` if that process is alive and is running its script, else None."""
+    process = _process(runs_dir, name)
+    return process[0] if process else None
 
 
 def _last_error(path):
@@ -216,7 +226,7 @@ def _is_run_script(runs_dir, name):
 
 
 def status(runs_dir, name):
-    """{"name", "pid" (None when stopped), "epochs" (in its history), "seconds_per_epoch" (the median of its
+    """{"name", "pid" (None when stopped), "paused" (alive but held by ``kill -STOP``), "epochs" (in its history), "seconds_per_epoch" (the median of its
     last five epochs' ``epoch_seconds``, to plan by; None without them), and its metrics.json's choice:
     "best_epoch", "best_validation_error", "test_error_at_best_validation" (each None before the first epoch),
     the last being the figure the results tables report (``runfiles.figure_key``) at that epoch.
@@ -227,7 +237,9 @@ def status(runs_dir, name):
     save_path = paths(runs_dir, name)["save_path"]
     metrics = runfiles.read_metrics(save_path) if os.path.isdir(save_path) else {}
     history = runfiles.read_history(save_path)
-    row = {"name": name, "pid": running_pid(runs_dir, name), "epochs": len(history)}
+    process = _process(runs_dir, name)
+    row = {"name": name, "pid": process[0] if process else None, "paused": bool(process) and process[1] in PAUSED,
+           "epochs": len(history)}
     seconds = [r["epoch_seconds"] for r in history[-5:] if r.get("epoch_seconds") is not None]
     row["seconds_per_epoch"] = float(statistics.median(seconds)) if seconds else None
     row.update({key: metrics.get(key) for key in runfiles.BEST_KEYS})
@@ -242,10 +254,13 @@ def status(runs_dir, name):
 
 
 def stop(runs_dir, name):
-    """Sends SIGTERM to a running run (it ends at its next step, its checkpoints intact); returns the pid or None."""
+    """Sends SIGTERM to a running run (it ends at its next step, its checkpoints intact), and SIGCONT in case it
+    was paused with ``kill -STOP``; returns the pid or None."""
     pid = running_pid(runs_dir, name)
     if pid:
         # The process itself, not its group: nice and bash exec into the training script, so the id is the
         # script's; and a run started by hand (``nohup script &``) leads no process group of its own.
         os.kill(pid, signal.SIGTERM)
+        # A paused process would hold the SIGTERM until continued: continue it, so that it ends now.
+        os.kill(pid, signal.SIGCONT)
     return pid

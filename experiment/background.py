@@ -109,7 +109,7 @@ def show_status(runs_dir):
         except runfiles.RunFileError as e:  # one damaged run does not hide the others
             print(f"{name:{width}s} {e}")
             continue
-        state = f"running ({row['pid']})" if row["pid"] else "stopped"
+        state = f"{'paused' if row['paused'] else 'running'} ({row['pid']})" if row["pid"] else "stopped"
 
         def shown(key, spec="g"):
             return "-" if row[key] is None else format(row[key], spec)

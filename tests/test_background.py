@@ -3,6 +3,7 @@ experiment/aae_mnist.py stands in for training: it records its arguments and wri
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -70,7 +71,8 @@ def test_a_run_starts_on_a_frozen_copy_and_reports_its_history(repo, tmp_path):
     assert os.path.exists(os.path.join(code, "experiment", "aae_mnist.py"))
     assert open(where["pid"]).read().strip() == str(pid)
     # The model choice of the history: epoch 1 has the lowest validation error.
-    assert background.status(runs, "first") == {"name": "first", "pid": None, "epochs": 3, "seconds_per_epoch": None,
+    assert background.status(runs, "first") == {"name": "first", "pid": None, "paused": False, "epochs": 3,
+                                                "seconds_per_epoch": None,
                                                 "best_epoch": 1, "best_validation_error": 2.0,
                                                 "test_error_at_best_validation": 2.5}
     # Editing the checkout does not touch the copy; resuming runs the script again, appending to the log.
@@ -186,6 +188,25 @@ def test_resume_all_restarts_the_stopped_runs_and_the_status_lists_them(repo, tm
                          text=True)
     os.close(write_end)
     assert cut.returncode == 1 and cut.stderr == "", cut.stderr
+
+
+def test_a_paused_run_is_listed_as_paused_and_stop_still_ends_it(repo, tmp_path):
+    script = os.path.join(ROOT, "experiment", "background.py")
+    runs = str(tmp_path / "runs")
+    pid, _ = background.create(runs, "held", repo, sys.executable, ["--sleep"])
+    assert wait_until(lambda: background.running_pid(runs, "held") == pid)
+    assert background.status(runs, "held")["paused"] is False
+    os.kill(pid, signal.SIGSTOP)  # as around a benchmark
+    try:
+        assert wait_until(lambda: background.status(runs, "held")["paused"])
+        shown = subprocess.run([sys.executable, script, "--runs_dir", runs], capture_output=True, text=True).stdout
+        assert shown.splitlines()[1].split()[:3] == ["held", "paused", f"({pid})"], shown
+        # SIGTERM alone would wait for a SIGCONT that may never come; --stop ends the paused run at once.
+        assert background.stop(runs, "held") == pid
+        assert wait_until(lambda: background.running_pid(runs, "held") is None, seconds=10)
+    finally:
+        if background.running_pid(runs, "held"):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_relative_data_path_is_made_absolute_for_the_frozen_copy():
