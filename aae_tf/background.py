@@ -226,8 +226,9 @@ def _is_run_script(runs_dir, name):
 
 
 def status(runs_dir, name):
-    """{"name", "pid" (None when stopped), "paused" (alive but held by ``kill -STOP``), "epochs" (in its history), "seconds_per_epoch" (the median of its
-    last five epochs' ``epoch_seconds``, to plan by; None without them), and its metrics.json's choice:
+    """{"name", "pid" (None when stopped), "paused" (alive but held by ``kill -STOP``), "epochs" (in its
+    history), "seconds_per_epoch" (the median of its last five epochs' ``epoch_seconds``, to plan by; None
+    without them), and its metrics.json's choice:
     "best_epoch", "best_validation_error", "test_error_at_best_validation" (each None before the first epoch),
     the last being the figure the results tables report (``runfiles.figure_key``) at that epoch.
 
