@@ -132,15 +132,18 @@ def start(runs_dir, name, niceness=10, settle_seconds=3.0):
     range: the scripts refuse those before TensorFlow loads), so that they are not left in the log alone.
 
     Raises:
-      BackgroundError: no such script, the run is running already, or it failed within ``settle_seconds``
+      BackgroundError: no such script, the run is running (or paused) already, or it failed within ``settle_seconds``
         (the message ends with its log's last line).
     """
     where = paths(runs_dir, name)
     if not os.path.exists(where["script"]):
         raise BackgroundError(f"no run named {name} in {runs_dir} (no {where['script']}); start it with --start")
-    pid = running_pid(runs_dir, name)
-    if pid:
-        raise BackgroundError(f"{name} is running already (process {pid}); stop it with kill {pid}")
+    process = _process(runs_dir, name)
+    if process and process[1] in PAUSED:
+        raise BackgroundError(f"{name} is paused (process {process[0]}); continue it with kill -CONT {process[0]}, "
+                              f"or end it with --stop {name}")
+    if process:
+        raise BackgroundError(f"{name} is running already (process {process[0]}); stop it with kill {process[0]}")
     with open(where["log"], "a") as log:
         process = subprocess.Popen(["nice", "-n", str(niceness), "bash", where["script"]], stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)

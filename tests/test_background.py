@@ -201,6 +201,9 @@ def test_a_paused_run_is_listed_as_paused_and_stop_still_ends_it(repo, tmp_path)
         assert wait_until(lambda: background.status(runs, "held")["paused"])
         shown = subprocess.run([sys.executable, script, "--runs_dir", runs], capture_output=True, text=True).stdout
         assert shown.splitlines()[1].split()[:3] == ["held", "paused", f"({pid})"], shown
+        with pytest.raises(background.BackgroundError, match=rf"held is paused \(process {pid}\); continue it "
+                                                             rf"with kill -CONT {pid}, or end it with --stop held"):
+            background.start(runs, "held")
         # SIGTERM alone would wait for a SIGCONT that may never come; --stop ends the paused run at once.
         assert background.stop(runs, "held") == pid
         assert wait_until(lambda: background.running_pid(runs, "held") is None, seconds=10)
