@@ -92,8 +92,8 @@ PAUSED = ("T", "t")  # /proc/PID/stat's states of a process stopped by a signal,
 
 
 def _process(runs_dir, name):
-    """(process id, state letter of /proc/PID/stat) of run ``name`` if that process is alive and is running its
-    script, else None."""
+    """(process id, whether it is paused) of run ``name`` if that process is alive and is running its script,
+    else None."""
     try:
         with open(paths(runs_dir, name)["pid"]) as f:
             pid = int(f.read().strip())
@@ -107,7 +107,7 @@ def _process(runs_dir, name):
         return None
     # The command line guards against a reused process id; it reads empty for an instant while nice and bash
     # exec into the next program.
-    return (pid, state) if not cmdline or name in cmdline else None
+    return (pid, state in PAUSED) if not cmdline or name in cmdline else None
 
 
 def running_pid(runs_dir, name):
@@ -138,12 +138,13 @@ def start(runs_dir, name, niceness=10, settle_seconds=3.0):
     where = paths(runs_dir, name)
     if not os.path.exists(where["script"]):
         raise BackgroundError(f"no run named {name} in {runs_dir} (no {where['script']}); start it with --start")
-    process = _process(runs_dir, name)
-    if process and process[1] in PAUSED:
-        raise BackgroundError(f"{name} is paused (process {process[0]}); continue it with kill -CONT {process[0]}, "
-                              f"or end it with --stop {name}")
-    if process:
-        raise BackgroundError(f"{name} is running already (process {process[0]}); stop it with kill {process[0]}")
+    existing = _process(runs_dir, name)
+    if existing:
+        pid, paused = existing
+        if paused:
+            raise BackgroundError(f"{name} is paused (process {pid}); continue it with kill -CONT {pid}, "
+                                  f"or end it with --stop {name}")
+        raise BackgroundError(f"{name} is running already (process {pid}); stop it with kill {pid}")
     with open(where["log"], "a") as log:
         process = subprocess.Popen(["nice", "-n", str(niceness), "bash", where["script"]], stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -241,9 +242,8 @@ def status(runs_dir, name):
     save_path = paths(runs_dir, name)["save_path"]
     metrics = runfiles.read_metrics(save_path) if os.path.isdir(save_path) else {}
     history = runfiles.read_history(save_path)
-    process = _process(runs_dir, name)
-    row = {"name": name, "pid": process[0] if process else None, "paused": bool(process) and process[1] in PAUSED,
-           "epochs": len(history)}
+    pid, paused = _process(runs_dir, name) or (None, False)
+    row = {"name": name, "pid": pid, "paused": paused, "epochs": len(history)}
     seconds = [r["epoch_seconds"] for r in history[-5:] if r.get("epoch_seconds") is not None]
     row["seconds_per_epoch"] = float(statistics.median(seconds)) if seconds else None
     row.update({key: metrics.get(key) for key in runfiles.BEST_KEYS})

@@ -174,14 +174,23 @@ def test_unit_pixel_range_reaches_data_decoder_prior_and_optimizers(synthetic_mn
     assert float(logs["reconstruction_loss"]) == pytest.approx(784 * per_pixel, rel=1e-4)
 
 
-@pytest.mark.parametrize("name", ["semisupervised", "dimreduce"])
-def test_labeled_reconstruction_adds_the_labeled_batch_decoded_with_its_true_label(name, synthetic_mnist):
-    # No input noise, no dropout: the encoder is the same function in every call, whatever its seed.
-    exp = build(name, synthetic_mnist, ncode=3, nlabel=100, labeled_reconstruction=True, encw=2.0,
-                input_noise_std=0.0, dropout_keep=1.0)
-    plain = build(name, synthetic_mnist, ncode=3, nlabel=100, encw=2.0, input_noise_std=0.0, dropout_keep=1.0)
+def with_and_without(name, synthetic_mnist, option, **overrides):
+    """Two models of ``name`` with the same weights, one with the settings ``option`` and one without.
+
+    No input noise, no dropout: the encoder is the same function in every call, whatever its seed.
+    """
+    overrides = dict(overrides, input_noise_std=0.0, dropout_keep=1.0)
+    exp = build(name, synthetic_mnist, **option, **overrides)
+    plain = build(name, synthetic_mnist, **overrides)
     for net in exp.networks:
         plain.networks[net].set_weights(exp.networks[net].get_weights())
+    return exp, plain
+
+
+@pytest.mark.parametrize("name", ["semisupervised", "dimreduce"])
+def test_labeled_reconstruction_adds_the_labeled_batch_decoded_with_its_true_label(name, synthetic_mnist):
+    exp, plain = with_and_without(name, synthetic_mnist, dict(labeled_reconstruction=True),
+                                  ncode=3, nlabel=100, encw=2.0)
     batch = next(iter(exp.train_batches(0)))
     seed = tf.constant([3, 4])
     loss, logs = exp.reconstruction(batch, seed)
@@ -201,13 +210,8 @@ def test_labeled_reconstruction_adds_the_labeled_batch_decoded_with_its_true_lab
 
 @pytest.mark.parametrize("name", ["semisupervised", "cluster"])
 def test_label_balance_adds_its_weighted_cost_to_the_generator_update(name, synthetic_mnist):
-    # No input noise, no dropout: the encoder is the same function in every call, whatever its seed.
-    overrides = dict(ncode=3, input_noise_std=0.0, dropout_keep=1.0, input_dropout=0.0, ygenw=1.5,
-                     **(dict(nlabel=100) if name == "semisupervised" else {}))
-    exp = build(name, synthetic_mnist, label_balance=2.5, **overrides)
-    plain = build(name, synthetic_mnist, **overrides)
-    for net in exp.networks:
-        plain.networks[net].set_weights(exp.networks[net].get_weights())
+    exp, plain = with_and_without(name, synthetic_mnist, dict(label_balance=2.5), ncode=3, input_dropout=0.0,
+                                  ygenw=1.5, **(dict(nlabel=100) if name == "semisupervised" else {}))
     batch = next(iter(exp.train_batches(0)))
     seed = tf.constant([5, 6])
     loss, logs = exp.generator(batch, seed)
