@@ -213,7 +213,8 @@ def create(runs_dir, name, repo, python, args, niceness=10, settle_seconds=3.0, 
 
 
 def names(runs_dir):
-    """The runs of ``runs_dir`` (each ``NAME.sh`` that ``script_text`` wrote; other scripts there are not runs), sorted."""
+    """The runs of ``runs_dir``, sorted: each ``NAME.sh`` that ``script_text`` wrote (other scripts there
+    are not runs)."""
     if not os.path.isdir(runs_dir):
         return []
     return sorted(f[:-3] for f in os.listdir(runs_dir) if f.endswith(".sh") and _is_run_script(runs_dir, f[:-3]))

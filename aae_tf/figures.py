@@ -8,6 +8,7 @@ import tensorflow as tf
 from aae_tf import evaluation
 from aae_tf import plots
 from aae_tf import priors
+from aae_tf import runfiles
 
 
 class FigureError(ValueError):
@@ -81,8 +82,11 @@ def cluster_members(experiment, save_path, mnist, n_members=9):
     plots.save_grid(figure, np.concatenate(rows), ncat, n_members + 1)
     report = evaluation.cluster_report(clusters, mnist.test_labels, names, ncat)
     table = os.path.join(save_path, "cluster_confusion.csv")
-    with open(table, "w") as f:
+
+    def write(f):
         f.write("cluster,named,size," + ",".join(f"digit_{d}" for d in range(report["confusion"].shape[1])) + "\n")
         for k in range(ncat):
             f.write(f"{k},{names[k]},{report['sizes'][k]}," + ",".join(map(str, report["confusion"][k])) + "\n")
+
+    runfiles.write_atomically(table, write)
     return [figure, table]

@@ -1,4 +1,8 @@
-"""Figures: image grids, latent scatter plots and manifolds, written as PNG."""
+"""Figures: image grids, latent scatter plots and manifolds, written as PNG.
+
+Each file is written whole or not at all (``runfiles.write_atomically``): an interrupted --viz or
+--generate leaves the earlier figure of the same name as it was.
+"""
 
 import matplotlib
 
@@ -6,6 +10,7 @@ matplotlib.use("Agg")  # figures are files; no display is needed or assumed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from aae_tf import runfiles  # noqa: E402
 
 
 def tile(images, rows, cols):
@@ -32,10 +37,16 @@ def tile(images, rows, cols):
 def save_grid(path, images, rows, cols):
     """Writes ``rows x cols`` images in [0, 1] as one PNG (grayscale, or color for three channels)."""
     grid = tile(images, rows, cols)
-    if grid.ndim == 2:
-        plt.imsave(path, grid, cmap="gray", vmin=0.0, vmax=1.0)
-    else:
-        plt.imsave(path, grid)
+    colors = dict(cmap="gray", vmin=0.0, vmax=1.0) if grid.ndim == 2 else {}
+    runfiles.write_atomically(path, lambda f: plt.imsave(f, grid, format="png", **colors), binary=True)
+
+
+def _save_figure(path, fig):
+    """Writes a Matplotlib figure as PNG through ``runfiles.write_atomically`` and closes it."""
+    try:
+        runfiles.write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=100), binary=True)
+    finally:
+        plt.close(fig)
 
 
 def save_latent(path, codes, labels, title=None):
@@ -55,8 +66,7 @@ def save_latent(path, codes, labels, title=None):
         ax.set_title(title)
     ax.set_aspect("equal", adjustable="datalim")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save_figure(path, fig)
 
 
 def save_curves(path, epochs, series, title=None):
@@ -76,5 +86,4 @@ def save_curves(path, epochs, series, title=None):
     if title:
         axes[0, 0].set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save_figure(path, fig)

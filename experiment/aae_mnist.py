@@ -30,9 +30,9 @@ flags.DEFINE_bool("train_cluster", False, "Train the unsupervised clustering mod
 flags.DEFINE_bool("train_dimreduce", False, "Train the dimensionality reduction model of Section 7.")
 flags.DEFINE_bool("label", False, "Give label information to the adversarial regularization (Fig. 3).")
 flags.DEFINE_bool("generate", False, "Decode random prior samples of a trained model.")
-flags.DEFINE_bool("viz", False, "Draw what the model learned: the latent space and manifold (2-D codes); a semi-supervised, "
-                  "clustering or dimensionality-reduction model's categories and their confusion table at any "
-                  "--ncode (README).")
+flags.DEFINE_bool("viz", False, "Draw what the model learned: the latent space and manifold (2-D codes); "
+                  "a semi-supervised, clustering or dimensionality-reduction model's categories and their "
+                  "confusion table at any --ncode (README).")
 flags.DEFINE_bool("parzen", False, "Parzen-window log-likelihood of the test images (Table 1).")
 flags.DEFINE_enum("parzen_centers", "prior", list(config_lib.PARZEN_CENTERS),
                   "With --parzen: the windows on the model's samples (prior, Table 1), or, to calibrate the estimate, "

@@ -97,3 +97,32 @@ def test_cluster_heads_rows(tmp_path):
     np.testing.assert_allclose(cells[:, :, 0, 0], [[0.0, 0.02, 0.04, 0.06],
                                                    [0.1, 0.12, 0.14, 0.16],
                                                    [0.2, 0.22, 0.24, 0.26]], atol=TOLERANCE)
+
+
+def test_an_interrupted_figure_leaves_the_earlier_one(tmp_path, monkeypatch):
+    # --viz and --generate write the reference's fixed names over an earlier figure; one stopped half-way
+    # (here: the PNG writer dies after 7 bytes) must leave the earlier file whole and no partial file.
+    from aae_tf import plots
+    grid, latent = str(tmp_path / "generate_im.png"), str(tmp_path / "latent.png")
+    plots.save_grid(grid, constant_images([0.25, 0.75]), 1, 2)
+    plots.save_latent(latent, np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([3, 8]))
+    before = {path: open(path, "rb").read() for path in (grid, latent)}
+
+    def torn(f, *args, **kwargs):
+        f.write(b"\x89PNG\r\n\x1a")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plt, "imsave", torn)
+    monkeypatch.setattr(plt.Figure, "savefig", lambda figure, f, *args, **kwargs: torn(f))
+    for write in (lambda: plots.save_grid(grid, constant_images([0.5, 0.5]), 1, 2),
+                  lambda: plots.save_latent(latent, np.zeros((2, 2)), np.array([1, 2]))):
+        try:
+            write()
+        except KeyboardInterrupt:
+            pass
+        else:
+            raise AssertionError("the torn writer did not run")
+    assert {path: open(path, "rb").read() for path in (grid, latent)} == before
+    assert sorted(os.listdir(tmp_path)) == ["generate_im.png", "latent.png"]
+    monkeypatch.undo()
+    np.testing.assert_allclose(grid_cells(grid, 1, 2)[0, :, 0, 0], [0.25, 0.75], atol=TOLERANCE)
