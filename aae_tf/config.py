@@ -15,7 +15,7 @@ ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variat
 ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
                "jit_compile", "logits_scale", "precision", "prior_scale", "pixel_range", "reconstruction_cost",
                "classification_learning_rate", "recipe", "dataset", "labeled_reconstruction", "gradient_clip_norm",
-               "parzen_every", "head_init_std", "label_balance")
+               "parzen_every", "head_init_std", "label_balance", "label_recon_gradient")
 
 # Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
 RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision", "parzen_every")
@@ -138,6 +138,12 @@ class ExperimentConfig:
         generator update, on the batch's mean q(y|x) against the uniform
         categorical (``losses.label_balance_loss``); 0 for none (the paper).
         A departure, for the models with a label code y.
+      label_recon_gradient: how much of the reconstruction cost's gradient
+        goes back through the label code y into the encoder: 1 (the paper)
+        all of it, 0 none, so that y learns only from the classification and
+        adversarial phases. The decoder sees the same y either way, and the
+        cluster heads are trained as before. A departure, for the models
+        with a label code y.
     """
 
     mode: str = "unsupervised"
@@ -185,6 +191,7 @@ class ExperimentConfig:
     parzen_every: int = 0
     head_init_std: float = 1.0
     label_balance: float = 0.0
+    label_recon_gradient: float = 1.0
 
     def __post_init__(self):
         def need(ok, field, reason):
@@ -217,6 +224,7 @@ class ExperimentConfig:
                      "discriminator_noise_std", "label_balance"):
             need(math.isfinite(getattr(self, name)) and getattr(self, name) >= 0, name,
                  "must be a finite number, not negative")
+        need(0.0 <= self.label_recon_gradient <= 1.0, "label_recon_gradient", "must be between 0 and 1")
         need(math.isfinite(self.encw) and self.encw > 0, "encw",
              "must be positive (without the reconstruction cost there is no autoencoder)")
         need(math.isfinite(self.logits_scale) and self.logits_scale > 0, "logits_scale", "must be positive")
@@ -285,5 +293,5 @@ _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "f
           "pixel_range": "str", "reconstruction_cost": "str", "classification_learning_rate": "optional float",
           "recipe": "str", "dataset": "str", "labeled_reconstruction": "bool",
           "gradient_clip_norm": "optional float", "parzen_every": "int", "head_init_std": "float",
-          "label_balance": "float"}
+          "label_balance": "float", "label_recon_gradient": "float"}
 assert set(_KINDS) == {f.name for f in dataclasses.fields(ExperimentConfig)}

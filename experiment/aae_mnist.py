@@ -94,6 +94,9 @@ flags.DEFINE_float("clip_norm", None, "Scale each phase's gradients down to this
 flags.DEFINE_float("label_balance", 0.0, "Weight of a cost on each batch's mean q(y|x) against the uniform "
                    "categorical, beside the y adversary (a departure from the paper, for the models with a label "
                    "code; default 0: none).")
+flags.DEFINE_float("label_recon_gradient", 1.0, "How much of the reconstruction's gradient flows back through the "
+                   "label code y into the encoder, from 0 to 1 (below 1 a departure from the paper, for the models "
+                   "with a label code; default 1: all of it).")
 flags.DEFINE_integer("parzen_every", 0, "While training, score the Parzen-window log-likelihood of the test "
                      "images (Table 1's protocol, as --parzen) every this many epochs and keep it in the history; "
                      "the validation likelihood then chooses the unsupervised model's epoch (0: never).")
@@ -166,6 +169,7 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "reconstruction_cost": "reconstruction_cost", "classification_learning_rate": "cls_lr",
                  "recipe": "recipe", "dataset": "dataset", "labeled_reconstruction": "labeled_reconstruction",
                  "gradient_clip_norm": "clip_norm", "parzen_every": "parzen_every", "label_balance": "label_balance",
+                 "label_recon_gradient": "label_recon_gradient",
                  "lr_decay_epochs": "lr_decay_epochs",
                  **{name: name for name in LOSS_WEIGHTS}}
 

@@ -208,6 +208,29 @@ def test_labeled_reconstruction_adds_the_labeled_batch_decoded_with_its_true_lab
     assert abs(labeled_cost((batch["labeled_label"] + 1) % 10) - expected) > 1e-6  # the label matters
 
 
+@pytest.mark.parametrize("name, overrides", [("semisupervised", dict(nlabel=100)), ("dimreduce", dict(nlabel=100)),
+                                             ("cluster", dict(input_dropout=0.0))])
+@pytest.mark.parametrize("scale", [0.25, 0.0])
+def test_label_recon_gradient_scales_what_the_reconstruction_sends_into_y(name, overrides, scale, synthetic_mnist):
+    exp, plain = with_and_without(name, synthetic_mnist, dict(label_recon_gradient=scale), ncode=3, **overrides)
+    batch = next(iter(exp.train_batches(0)))
+    seed = tf.constant([7, 8])
+
+    def loss_and_gradients(model):
+        encoder = model.networks["encoder"]
+        with tf.GradientTape() as tape:
+            loss, _ = model.reconstruction(batch, seed)
+        label_head, style_head = encoder.label_head.kernel, encoder.mean_head.kernel
+        return [float(loss)] + [g.numpy() for g in tape.gradient(loss, [label_head, style_head])]
+
+    loss, label_grad, style_grad = loss_and_gradients(exp)
+    plain_loss, plain_label_grad, plain_style_grad = loss_and_gradients(plain)
+    assert loss == pytest.approx(plain_loss, rel=1e-6)  # the decoder sees the same y
+    assert np.abs(plain_label_grad).max() > 1e-6  # the paper's y does learn from the reconstruction
+    np.testing.assert_allclose(label_grad, scale * plain_label_grad, rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(style_grad, plain_style_grad, rtol=1e-4, atol=1e-9)  # the style code's path is kept
+
+
 @pytest.mark.parametrize("name", ["semisupervised", "cluster"])
 def test_label_balance_adds_its_weighted_cost_to_the_generator_update(name, synthetic_mnist):
     exp, plain = with_and_without(name, synthetic_mnist, dict(label_balance=2.5), ncode=3, input_dropout=0.0,
@@ -228,6 +251,7 @@ def test_label_balance_adds_its_weighted_cost_to_the_generator_update(name, synt
 @pytest.mark.parametrize("name, overrides, message", [
     ("label", dict(dist_type="gaussian"), "gmm or swiss_roll"),
     ("unsupervised", dict(label_balance=1.0), "--label_balance evens out the label code"),
+    ("supervised", dict(label_recon_gradient=0.5), "--label_recon_gradient scales the reconstruction's gradient"),
     ("label", dict(dist_type="gmm", label_balance=1.0), "--label_balance evens out the label code"),
     ("semisupervised", dict(nlabel=0), "needs labeled images"),
     ("cluster", dict(nlabel=10), "leave --nlabel out"),

@@ -207,6 +207,9 @@ class Experiment:
         if config.label_balance and not cls.has_label_code:
             raise ValueError("--label_balance evens out the label code y's categories: it needs "
                              "--train_semisupervised, --train_cluster or --train_dimreduce")
+        if config.label_recon_gradient != 1.0 and not cls.has_label_code:
+            raise ValueError("--label_recon_gradient scales the reconstruction's gradient through the label code y: "
+                             "it needs --train_semisupervised, --train_cluster or --train_dimreduce")
         if config.labeled_reconstruction and not cls.has_labeled_batches(config):
             raise ValueError("--labeled_reconstruction reconstructs the labeled mini-batches of "
                              "--train_semisupervised and --train_dimreduce: it needs one of them with --nlabel above 0")

@@ -11,6 +11,13 @@ from aae_tf import losses
 from aae_tf.experiments.base import Experiment, Phase, make_optimizer
 
 
+def scale_gradient(values, scale):
+    """``values`` unchanged going forward; the gradient flowing back through them multiplied by ``scale``."""
+    if scale == 1.0:
+        return values
+    return scale * values + (1.0 - scale) * tf.stop_gradient(values)
+
+
 class WithLabelCode(Experiment):
     """The encoder also outputs y, a softmax over ``label_categories()``; a second discriminator imposes Cat(y).
 
@@ -34,7 +41,8 @@ class WithLabelCode(Experiment):
         return tf.concat([code, label_code], -1)
 
     def label_code_for_decoder(self, out, labels):
-        return out["label_code"]
+        """q(y|x), whose gradient from the decoder is scaled by ``label_recon_gradient`` (1: the paper)."""
+        return scale_gradient(out["label_code"], self.config.label_recon_gradient)
 
     def sample_label_codes(self, n):
         return tf.one_hot(tf.range(n) % self.ncat, self.ncat)
