@@ -119,6 +119,14 @@ def folder_name(path):
     return os.path.basename(os.path.normpath(path))
 
 
+def run_labels(paths):
+    """What a table calls each run: its folder's name, or ``parent/name`` where two of ``paths`` share a name
+    (two runs of one seed trained on two machines, say), so that the rows can be told apart."""
+    names = [folder_name(p) for p in paths]
+    return [f"{folder_name(os.path.dirname(os.path.normpath(p)))}/{n}" if names.count(n) > 1 else n
+            for p, n in zip(paths, names)]
+
+
 # The settings that name a row of the paper's tables (``setting``, ``describe``): not departures from a recipe.
 ROW_SETTINGS = ("mode", "recipe", "nlabel", "ncode", "ncluster", "dist_type")
 
@@ -176,10 +184,12 @@ def _mean_sd(values):
 def _one_per_seed(members):
     """One folder per seed: folders of one setting and seed are copies of one run at different epochs
     (e.g. scored by ``--parzen``), not seeds; the validation set chooses among them
-    (``validation``, higher is better), else the longest history, which holds the shorter ones'.
+    (``validation``, higher is better), else the longest history, which holds the shorter ones' (also for
+    two runs of one seed trained apart, e.g. started again on another machine).
 
     Returns:
-      (the chosen summaries, in the order given; how many folders each was chosen from).
+      (the chosen summaries, in the order given; for each, how it was chosen, e.g. "the validation set's
+      choice of 3 copies", or None when its seed has one folder).
     """
     by_seed = {}
     for m in members:
@@ -188,7 +198,9 @@ def _one_per_seed(members):
     for seed, copies in by_seed.items():
         best = max(copies, key=lambda m: (m["validation"] if m["validation"] is not None else -math.inf,
                                           m["epochs"]))
-        chosen[id(best)] = len(copies)
+        by_validation = any(m["validation"] is not None for m in copies)
+        chosen[id(best)] = (None if len(copies) == 1 else f"the validation set's choice of {len(copies)} copies"
+                            if by_validation else f"the longest of {len(copies)} runs of this seed")
     return [m for m in members if id(m) in chosen], [chosen[id(m)] for m in members if id(m) in chosen]
 
 
@@ -208,8 +220,7 @@ def table(summaries):
         epochs = ", ".join(str(m["epochs"]) for m in members)
         chosen = ", ".join("–" if m["chosen_epoch"] is None else str(m["chosen_epoch"]) for m in members)
         folders = ", ".join(f"`{folder_name(m['path'])}`"
-                            + (f" (the validation set's choice of {n} copies)" if n > 1 else "")
-                            for m, n in zip(members, copies))
+                            + (f" ({how})" if how else "") for m, how in zip(members, copies))
         lines.append(f"| {describe(flags)} | {paper} | {public} | {_mean_sd([m['figure'] for m in members])} | "
                      f"{chosen} | {len(members)} | {epochs} | {recipe_cell(flags)} | {folders} | "
                      f"{command_cell(flags)} |")
@@ -258,8 +269,7 @@ def epochs_table(summaries, keys, every=1, epochs=None):
     """A markdown table of each run's per-epoch ``keys`` (every ``every``-th epoch, and its last), of the
     epochs in ``epochs`` (first, last) if given."""
     lines = ["| run | epoch | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
-    for s in summaries:
-        name = folder_name(s["path"])
+    for s, name in zip(summaries, run_labels([s["path"] for s in summaries])):
         records = _in_epochs(s["records"], epochs)
         for i, r in enumerate(records):
             if i % every and i != len(records) - 1:
@@ -273,14 +283,14 @@ def span_table(summaries, keys, epochs):
     and the range (min-max) over each run's epochs in ``epochs`` (first, last)."""
     lines = ["| run | epochs | " + " | ".join(f"{k}: mean (min-max)" for k in keys) + " |",
              "|---|---|" + "---|" * len(keys)]
-    for s in summaries:
+    for s, name in zip(summaries, run_labels([s["path"] for s in summaries])):
         records = _in_epochs(s["records"], epochs)
         cells = []
         for k in keys:
             values = [r[k] for r in records if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])]
             cells.append(f"{np.mean(values):.4g} ({min(values):.4g}-{max(values):.4g})" if values else "–")
         span = f"{records[0]['epoch']}-{records[-1]['epoch']} ({len(records)})" if records else "none"
-        lines.append(f"| `{folder_name(s['path'])}` | {span} | " + " | ".join(cells) + " |")
+        lines.append(f"| `{name}` | {span} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -292,7 +302,7 @@ def budget_table(paths, budgets):
     """
     lines = ["| run | " + " | ".join(f"first {b} epochs" for b in budgets) + " |",
              "|---|" + "---|" * len(budgets)]
-    for path in paths:
+    for path, name in zip(paths, run_labels(paths)):
         trained = len(runfiles.read_history(path))
         cells = []
         for budget in budgets:
@@ -302,16 +312,16 @@ def budget_table(paths, budgets):
             summary = run_summary(path, epochs=(0, budget - 1))
             cells.append("–" if summary["figure"] is None else
                          f"{summary['figure']:.2f} ({summary['chosen_epoch']})")
-        lines.append(f"| `{folder_name(path)}` | " + " | ".join(cells) + " |")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def metrics_table(paths, keys):
     """A markdown table of each run's ``metrics.json`` ``keys`` (e.g. the Parzen scores of copies of a run)."""
     lines = ["| run | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
-    for path in paths:
+    for path, name in zip(paths, run_labels(paths)):
         recorded = runfiles.read_json_object(os.path.join(path, runfiles.METRICS_FILE)) or {}
-        lines.append(f"| `{folder_name(path)}` | " + _cells(recorded, keys) + " |")
+        lines.append(f"| `{name}` | " + _cells(recorded, keys) + " |")
     return "\n".join(lines) + "\n"
 
 

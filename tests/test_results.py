@@ -106,6 +106,27 @@ def test_copies_of_one_run_are_not_seeds_the_validation_set_chooses(tmp_path):
                           "| `live` | – | – | – |"]
 
 
+def test_two_runs_of_one_seed_trained_apart_the_longest_stands_and_each_table_tells_them_apart(tmp_path):
+    semi = dict(mode="semisupervised", ncode=10, nlabel=100, seed=0)
+    short = fabricate(str(tmp_path / "machine_a" / "semi100"), [
+        {"epoch": 0, "validation_error": 3.0, "test_error": 4.0},
+        {"epoch": 1, "validation_error": 2.0, "test_error": 2.5}], **semi)
+    long = fabricate(str(tmp_path / "machine_b" / "semi100"), [
+        {"epoch": e, "validation_error": v, "test_error": t}
+        for e, (v, t) in enumerate([(3.5, 4.5), (2.5, 3.5), (2.25, 3.25)])], **semi)
+    summaries = [results.run_summary(p) for p in (short, long)]
+    # Not copies the validation set ranks (it scored no Parzen): the longer run's epoch 2 (test 3.25), not a
+    # mean over the two, and not the short run's lower validation error.
+    row = results.table(summaries).splitlines()[2]
+    assert "| 3.25 | 2 | 1 | 3 | reference |" in row
+    assert "`semi100` (the longest of 2 runs of this seed)" in row
+    spans = results.span_table(summaries, ["test_error"], (0, 1)).splitlines()
+    assert spans[2:] == ["| `machine_a/semi100` | 0-1 (2) | 3.25 (2.5-4) |",
+                         "| `machine_b/semi100` | 0-1 (2) | 4 (3.5-4.5) |"]
+    # A name that appears once keeps its own name.
+    assert results.run_labels([short, str(tmp_path / "machine_b" / "other")]) == ["semi100", "other"]
+
+
 def test_the_recipe_column_names_each_departure_from_the_recipe(tmp_path):
     parzen = dict(mode="unsupervised", ncode=8, recipe="paper", parzen_every=1)
     scored = [{"epoch": 0, "validation_log_likelihood": 300.0, "log_likelihood": 301.0}]
