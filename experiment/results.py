@@ -241,10 +241,12 @@ def main(argv):
         print(text, end="")
     if FLAGS.figures:
         os.makedirs(FLAGS.figures, exist_ok=True)
-        for s in summaries:
-            name = results.folder_name(s["path"])
+        # Named as the tables name the runs, so that two runs sharing a folder name do not overwrite one curve.
+        for s, name in zip(summaries, results.run_labels([s["path"] for s in summaries])):
+            curve = os.path.join(FLAGS.figures, f"{name}_curve.png")
+            os.makedirs(os.path.dirname(curve), exist_ok=True)
             try:
-                print("wrote " + results.learning_curve(s, os.path.join(FLAGS.figures, f"{name}_curve.png")))
+                print("wrote " + results.learning_curve(s, curve))
             except runfiles.RunFileError as e:
                 print(f"skipped: {e}")
 

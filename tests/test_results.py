@@ -125,6 +125,13 @@ def test_two_runs_of_one_seed_trained_apart_the_longest_stands_and_each_table_te
                          "| `machine_b/semi100` | 0-1 (2) | 4 (3.5-4.5) |"]
     # A name that appears once keeps its own name.
     assert results.run_labels([short, str(tmp_path / "machine_b" / "other")]) == ["semi100", "other"]
+    # Their learning curves are two files, not one written over the other.
+    figures = tmp_path / "figures"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "experiment", "results.py"), "--runs",
+                           f"{short},{long}", "--figures", str(figures)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.relative_to(figures).as_posix() for p in figures.rglob("*.png")) == [
+        "machine_a/semi100_curve.png", "machine_b/semi100_curve.png"]
 
 
 def test_the_recipe_column_names_each_departure_from_the_recipe(tmp_path):
