@@ -82,6 +82,8 @@ def test_evaluation_names_and_the_metric_that_chooses(synthetic_mnist):
     metrics = cluster.evaluate()
     assert metrics["test_error"] == metrics["test_cluster_error"]
     assert 1 <= metrics["test_clusters_used"] <= 6 and 0 < metrics["test_largest_cluster"] <= 1
+    # The majority naming is the best any naming of the same clusters can do on the test images.
+    assert 100 - metrics["test_cluster_purity"] <= metrics["test_cluster_error"] + 1e-9
     assert cluster.selection_metric == "validation_cluster_error" and 0 <= metrics["validation_cluster_error"] <= 100
     dim = build("dimreduce", synthetic_mnist, nlabel=100)
     metrics = dim.evaluate()
