@@ -1,6 +1,7 @@
 """Metrics as functions of data and a model, returning plain numbers."""
 
 import numpy as np
+import scipy.special
 
 
 def batched(fn, *arrays, batch_size=1000):
@@ -34,20 +35,39 @@ def classification_error(labels, predictions):
     return float(100.0 * np.mean(labels != predictions))
 
 
-def cluster_labels(validation_probs, validation_labels):
+def log_probabilities(logits):
+    """log q(y|x) from the label logits, in float64, exact however confident: ``[n, k]``.
+
+    The softmax of a confident encoder is exactly 1.0 in float32 for many
+    images at once, which ties them, and ``log_softmax`` ties them again in
+    float64 once a logit leads the others by about 37. Here log q(y = k | x)
+    is ``-log(1 + exp(-m))`` with m the margin ``logit_k - logsumexp(other
+    logits)``, which keeps its last digits at any margin.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    others = np.where(np.eye(logits.shape[-1], dtype=bool)[None], -np.inf, logits[:, None, :])
+    margins = logits - scipy.special.logsumexp(others, axis=-1)
+    return -np.logaddexp(0.0, -margins)
+
+
+def cluster_labels(validation_logits, validation_labels):
     """Names each cluster after one validation image (paper Section 6).
 
     For cluster k, the validation image with the highest q(y = k | x) gives
-    its label to the whole cluster.
+    its label to the whole cluster. The ranking is by log q(y = k | x) from
+    the logits: in float32 a saturated softmax gives 1.0 to tens or hundreds
+    of images per cluster, and taking the first of them (what an argmax over
+    the probabilities does) names the cluster after whichever image comes
+    first in the validation set.
 
     Args:
-      validation_probs: ``[n_validation, n_clusters]`` q(y|x).
+      validation_logits: ``[n_validation, n_clusters]`` logits of q(y|x).
       validation_labels: int ``[n_validation]``.
 
     Returns:
       int ``[n_clusters]``: the label of each cluster.
     """
-    return np.asarray(validation_labels)[np.argmax(np.asarray(validation_probs), axis=0)]
+    return np.asarray(validation_labels)[np.argmax(log_probabilities(validation_logits), axis=0)]
 
 
 def cluster_report(test_clusters, test_labels, names, n_clusters, n_classes=10):

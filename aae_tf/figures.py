@@ -61,19 +61,19 @@ def cluster_members(experiment, save_path, mnist, n_members=9):
     after (the paper's protocol, on validation images), its size and its
     count of each test digit.
     """
-    def label_codes(images):
-        return evaluation.batched(lambda x: experiment.encode(experiment.images(x))["label_code"], images)
+    def label_logits(images):
+        return evaluation.batched(lambda x: experiment.encode(experiment.images(x))["label_logits"], images)
 
     validation = experiment.data.validation
-    names = evaluation.cluster_labels(label_codes(validation[0]), validation[1])
-    probs = label_codes(mnist.test_images)
-    clusters = np.argmax(probs, -1)
+    names = evaluation.cluster_labels(label_logits(validation[0]), validation[1])
+    log_probs = evaluation.log_probabilities(label_logits(mnist.test_images))
+    clusters = np.argmax(log_probs, -1)
     ncat = experiment.ncat
     heads = experiment.unit(experiment.decode(tf.zeros([ncat, experiment.config.ncode]), tf.eye(ncat)))
     rows = []
     for k in range(ncat):
         members = np.flatnonzero(clusters == k)
-        members = members[np.argsort(-probs[members, k])][:n_members]
+        members = members[np.argsort(-log_probs[members, k], kind="stable")][:n_members]
         row = np.zeros((n_members + 1,) + heads.shape[1:], np.float32)
         row[0] = heads[k]
         row[1:1 + len(members)] = experiment.unit(experiment.images(mnist.test_images[members]))

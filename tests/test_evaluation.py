@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+import scipy.special
+import tensorflow as tf
 
 from aae_tf import evaluation
 
@@ -13,19 +15,35 @@ def test_classification_error_in_percent():
 def test_perfect_clusters_score_zero_whatever_their_numbering():
     labels = np.arange(200) % 10
     clusters = (labels * 3 + 1) % 16  # a one-to-one renumbering into 16 clusters
-    probs = np.eye(16)[clusters]
-    names = evaluation.cluster_labels(probs, labels)
+    logits = 5.0 * np.eye(16)[clusters]
+    names = evaluation.cluster_labels(logits, labels)
     assert evaluation.cluster_report(clusters, labels, names, 16)["error"] == 0.0
 
 
 def test_single_cluster_scores_the_share_of_other_digits():
     val_labels = np.array([3, 1, 4, 1, 5])
     probs = np.tile([[0.2, 0.8]], (5, 1))
-    probs[2, 1] = 0.9  # the most confident validation image for cluster 1 is a 4
+    probs[2] = [0.1, 0.9]  # the most confident validation image for cluster 1 is a 4
     test_labels = np.array([4, 4, 1, 2])
-    names = evaluation.cluster_labels(probs, val_labels)
+    names = evaluation.cluster_labels(np.log(probs), val_labels)
     error = evaluation.cluster_report(np.ones(4, int), test_labels, names, 2)["error"]
     assert error == pytest.approx(50.0)
+
+
+def test_a_saturated_softmax_names_the_cluster_after_its_most_confident_image_not_its_first():
+    # Cluster 1's logit margin is 30, 40 and 35 for three validation images: in float32 the softmax gives
+    # each exactly 1.0, so an argmax over the probabilities takes the first (a 7); by log q it is the 9.
+    logits = np.array([[0.0, 30.0], [0.0, 40.0], [0.0, 35.0], [2.0, 0.0]], np.float32)
+    labels = np.array([7, 9, 4, 1])
+    probs = tf.nn.softmax(logits).numpy()
+    assert probs[0, 1] == probs[1, 1] == probs[2, 1] == 1.0 and labels[np.argmax(probs[:, 1])] == 7
+    np.testing.assert_array_equal(evaluation.cluster_labels(logits, labels), [1, 9])
+    np.testing.assert_allclose(evaluation.log_probabilities(logits)[:, 1], [-np.exp(-30.0), -np.exp(-40.0),
+                                                                            -np.exp(-35.0), -np.log1p(np.exp(2.0))],
+                               rtol=1e-6)
+    ordinary = np.random.default_rng(3).normal(scale=2.0, size=(6, 4))
+    np.testing.assert_allclose(evaluation.log_probabilities(ordinary), scipy.special.log_softmax(ordinary, axis=-1),
+                               rtol=1e-12)
 
 
 def test_batched_joins_dicts_and_arrays():

@@ -41,7 +41,8 @@ class LabelCodeExperiment:
         return np.asarray(x)
 
     def encode(self, images):
-        return {"label_code": np.stack([self.label_codes[int(round(100 * v))] for v in images[:, 0, 0]])}
+        codes = np.stack([self.label_codes[int(round(100 * v))] for v in images[:, 0, 0]])
+        return {"label_code": codes, "label_logits": np.log(np.maximum(codes, 1e-9))}  # q(y|x) = softmax(logits)
 
     def decode(self, code, label_code):
         # category k's head (style code 0) is the constant image 0.6 + 0.1 k

@@ -114,7 +114,7 @@ class WithLabelCode(Experiment):
         """The paper's clustering error (``test_cluster_error``), its validation twin, and what shows a collapse."""
         if "validation" not in outputs or "test" not in outputs:
             return
-        names = evaluation.cluster_labels(outputs["validation"]["label_code"], self.data.validation[1])
+        names = evaluation.cluster_labels(outputs["validation"]["label_logits"], self.data.validation[1])
         report = evaluation.cluster_report(np.argmax(outputs["test"]["label_code"], -1), self.data.test[1],
                                            names, self.ncat)
         metrics["test_cluster_error"] = report["error"]
