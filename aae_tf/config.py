@@ -8,14 +8,14 @@ from typing import Optional
 # Settings that fix the shapes of the networks and optimizer slots: a checkpoint can only be restored
 # into a configuration that agrees on all of them.
 ARCHITECTURE_KEYS = ("mode", "ncode", "dist_type", "hidden", "ncluster", "variational_encoder", "optimizer",
-                     "encoder_batchnorm", "logits_batchnorm", "pixel_range", "dataset")
+                     "encoder_batchnorm", "logits_batchnorm", "fixed_logits_scale", "pixel_range", "dataset")
 
 
 # Settings added after the first release: a run recorded before them trained with their defaults.
 ADDED_LATER = ("encoder_batchnorm", "input_dropout", "logits_batchnorm", "discriminator_noise_std", "init_std",
                "jit_compile", "logits_scale", "precision", "prior_scale", "pixel_range", "reconstruction_cost",
                "classification_learning_rate", "recipe", "dataset", "labeled_reconstruction", "gradient_clip_norm",
-               "parzen_every", "head_init_std", "label_balance", "label_recon_gradient")
+               "parzen_every", "head_init_std", "label_balance", "label_recon_gradient", "fixed_logits_scale")
 
 # Settings that may differ when a run is resumed: how long it trains, and how the step is executed.
 RESUMABLE_KEYS = ("max_epoch", "summary_every", "jit_compile", "precision", "parzen_every")
@@ -94,6 +94,9 @@ class ExperimentConfig:
         softmax (a departure from the paper, against the clustering collapse).
       logits_scale: with logits_batchnorm, the initial scale (standard
         deviation over a batch) of the normalized logits.
+      fixed_logits_scale: with logits_batchnorm, keep that scale fixed rather
+        than learned (a departure on the departure: the learned scale grows
+        and saturates q(y|x)).
       discriminator_noise_std: standard deviation of Gaussian noise added to
         both discriminators' inputs, prior samples and codes alike (a
         departure from the paper, against the clustering collapse).
@@ -176,6 +179,7 @@ class ExperimentConfig:
     input_dropout: float = 0.0
     logits_batchnorm: bool = False
     logits_scale: float = 1.0
+    fixed_logits_scale: bool = False
     discriminator_noise_std: float = 0.0
     init_std: Optional[float] = None
     jit_compile: bool = True
@@ -228,6 +232,8 @@ class ExperimentConfig:
         need(math.isfinite(self.encw) and self.encw > 0, "encw",
              "must be positive (without the reconstruction cost there is no autoencoder)")
         need(math.isfinite(self.logits_scale) and self.logits_scale > 0, "logits_scale", "must be positive")
+        need(self.logits_batchnorm or not self.fixed_logits_scale, "fixed_logits_scale",
+             "needs --logits_batchnorm (it fixes the scale of the normalized logits)")
         need(self.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}")
         need(0.0 <= self.input_dropout < 1.0, "input_dropout", "must be in [0, 1)")
         need(self.init_std is None or (math.isfinite(self.init_std) and self.init_std > 0), "init_std",
@@ -288,6 +294,7 @@ _KINDS = {"mode": "str", "ncode": "int", "dist_type": "str", "learning_rate": "f
           "nlabel": "int", "ncluster": "int", "eta": "float", "variational_encoder": "bool", "hidden": "int",
           "validation_size": "int", "seed": "int", "summary_every": "int", "encoder_batchnorm": "bool",
           "input_dropout": "float", "logits_batchnorm": "bool", "logits_scale": "float",
+          "fixed_logits_scale": "bool",
           "discriminator_noise_std": "float",
           "init_std": "optional float", "jit_compile": "bool", "precision": "str", "prior_scale": "float",
           "pixel_range": "str", "reconstruction_cost": "str", "classification_learning_rate": "optional float",

@@ -116,16 +116,20 @@ class Encoder(keras.Model):
       ``logits_scale``: the initial learned scale of the normalized logits
         (their standard deviation over a batch, so how sharp the softmax
         starts).
+      ``fixed_logits_scale``: keep that scale fixed instead of learning it
+        (the learned scale grows to about 5 over 100 epochs, and q(y|x)
+        rounds to exactly 1 for many images).
       ``init_std``: N(0, init_std^2) initial kernels (None: Glorot uniform).
     """
 
     def __init__(self, ncode, ncat=0, hidden=1000, n_layers=2, dropout_rate=0.0,
                  variational=False, batchnorm=False, input_dropout_rate=0.0, logits_batchnorm=False,
-                 init_std=None, logits_scale=1.0, synchronized_batchnorm=False, **kwargs):
+                 init_std=None, logits_scale=1.0, fixed_logits_scale=False, synchronized_batchnorm=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.ncode, self.ncat, self.hidden, self.n_layers = ncode, ncat, hidden, n_layers
         self.synchronized_batchnorm = synchronized_batchnorm
-        self.logits_scale = logits_scale
+        self.logits_scale, self.fixed_logits_scale = logits_scale, fixed_logits_scale
         self.dropout_rate, self.variational = dropout_rate, variational
         self.batchnorm, self.input_dropout_rate = batchnorm, input_dropout_rate
         self.logits_batchnorm, self.init_std = logits_batchnorm, init_std
@@ -139,7 +143,7 @@ class Encoder(keras.Model):
         self.log_std_head = keras.layers.Dense(ncode, name="log_std") if variational else None
         self.label_head = keras.layers.Dense(ncat, name="label_logits", kernel_initializer=init) if ncat else None
         self.label_norm = (keras.layers.BatchNormalization(
-            center=False, gamma_initializer=keras.initializers.Constant(logits_scale),
+            center=False, scale=not fixed_logits_scale, gamma_initializer=keras.initializers.Constant(logits_scale),
             synchronized=synchronized_batchnorm,
             name="label_logits_batchnorm")
                            if ncat and logits_batchnorm else None)
@@ -164,6 +168,8 @@ class Encoder(keras.Model):
             logits = self.label_head(h)
             if self.label_norm is not None:
                 logits = self.label_norm(logits, training=training)
+                if self.fixed_logits_scale:
+                    logits = logits * self.logits_scale
             logits = _float32(logits)
             out.update(label_logits=logits, label_code=tf.nn.softmax(logits))
         return out
@@ -199,7 +205,8 @@ class Encoder(keras.Model):
         return dict(super().get_config(), ncode=self.ncode, ncat=self.ncat, hidden=self.hidden,
                     n_layers=self.n_layers, dropout_rate=self.dropout_rate, variational=self.variational,
                     batchnorm=self.batchnorm, input_dropout_rate=self.input_dropout_rate,
-                    logits_batchnorm=self.logits_batchnorm, init_std=self.init_std, logits_scale=self.logits_scale)
+                    logits_batchnorm=self.logits_batchnorm, init_std=self.init_std, logits_scale=self.logits_scale,
+                    fixed_logits_scale=self.fixed_logits_scale)
 
 
 @keras.saving.register_keras_serializable(package="aae_tf")

@@ -84,6 +84,8 @@ flags.DEFINE_float("input_dropout", 0.0, "Dropout rate on the encoder's input pi
 flags.DEFINE_bool("logits_batchnorm", False, "Batch-normalize the label logits before the softmax "
                   "(a departure from the paper, against the clustering collapse; default on for --train_cluster).")
 flags.DEFINE_float("logits_scale", 1.0, "With --logits_batchnorm: the initial scale of the normalized logits.")
+flags.DEFINE_bool("fixed_logits_scale", False, "With --logits_batchnorm: keep --logits_scale fixed rather than "
+                  "learned (the learned scale grows and q(y|x) saturates).")
 flags.DEFINE_float("discriminator_noise", 0.0, "Std of Gaussian noise on both discriminators' inputs "
                    "(a departure from the paper, against the clustering collapse).")
 flags.DEFINE_bool("labeled_reconstruction", False, "Also reconstruct the labeled mini-batch from its style code "
@@ -163,6 +165,7 @@ FLAG_OF_FIELD = {"ncode": "ncode", "dist_type": "dist_type", "learning_rate": "l
                  "optimizer": "optimizer",
                  "encoder_batchnorm": "encoder_batchnorm", "input_dropout": "input_dropout",
                  "logits_batchnorm": "logits_batchnorm", "logits_scale": "logits_scale",
+                 "fixed_logits_scale": "fixed_logits_scale",
                  "discriminator_noise_std": "discriminator_noise",
                  "init_std": "init_std", "jit_compile": "xla", "precision": "precision",
                  "adversarial_learning_rate": "lr", "prior_scale": "prior_scale", "pixel_range": "pixel_range",

@@ -105,6 +105,8 @@ def test_same_command_resumes(gmm_run, tiny_idx):
     (["--train_semisupervised", "--label_balance", "-1"], "--label_balance must be a finite number, not negative"),
     (["--train_supervised", "--label_balance", "1"], "--label_balance evens out the label code"),
     (["--train_dimreduce", "--label_recon_gradient", "1.5"], "--label_recon_gradient must be between 0 and 1"),
+    (["--train_cluster", "--nologits_batchnorm", "--fixed_logits_scale"],
+     "--fixed_logits_scale needs --logits_batchnorm"),
     (["--train", "--parzen_every", "-2"], "--parzen_every must not be negative"),
     (["--train", "--parzen_every", "1", "--validation_size", "0"], "--parzen_every needs validation images"),
     (["--train", "--lr_decay_epochs", "50,x"], "--lr_decay_epochs=50,x: should be epochs separated by commas"),

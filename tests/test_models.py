@@ -88,6 +88,27 @@ def test_encoder_batchnorm_uses_batch_statistics_only_in_training():
     assert np.any(moved != 0.0)  # the training call updated the moving statistics
 
 
+def test_a_fixed_logits_scale_is_the_batch_std_of_the_logits_and_no_variable():
+    images = tf.random.stateless_uniform([7, 28, 28, 1], [3, 5])
+    fixed = models.Encoder(2, ncat=5, hidden=9, logits_batchnorm=True, logits_scale=2.5, fixed_logits_scale=True)
+    learned = models.Encoder(2, ncat=5, hidden=9, logits_batchnorm=True, logits_scale=2.5)
+    fixed(images), learned(images)
+    # In training mode: 2.5 (x - mean) / sqrt(var + 1e-3) over the batch, x the logits before the normalization
+    # (known answer from the dense layers' own outputs), whether or not the scale is learned.
+    for encoder in (fixed, learned):
+        x = tf.reshape(images, [7, -1])
+        for layer in encoder.body:
+            x = layer(x)
+        raw = encoder.label_head(x).numpy()
+        expected = 2.5 * (raw - raw.mean(0)) / np.sqrt(raw.var(0) + 1e-3)
+        np.testing.assert_allclose(encoder(images, training=True)["label_logits"].numpy(), expected,
+                                   rtol=1e-4, atol=1e-5)
+    # Only the learned one has a scale to train: the fixed one's is not a variable, so no step moves it.
+    assert [v.name for v in learned.label_norm.trainable_variables] == ["gamma"]
+    assert fixed.label_norm.trainable_variables == []
+    assert models.Encoder.from_config(fixed.get_config()).fixed_logits_scale
+
+
 def test_input_dropout_only_in_training():
     encoder = models.Encoder(NCODE, hidden=HIDDEN, input_dropout_rate=0.5)
     images = tf.ones([BATCH, 28, 28, 1])

@@ -292,6 +292,7 @@ class Experiment:
                               dropout_rate=1.0 - config.dropout_keep, variational=config.variational_encoder,
                               batchnorm=config.encoder_batchnorm, input_dropout_rate=config.input_dropout,
                               logits_batchnorm=config.logits_batchnorm, logits_scale=config.logits_scale,
+                              fixed_logits_scale=config.fixed_logits_scale,
                               init_std=config.init_std, name="encoder",
                               # batch statistics of the global batch when a strategy splits it over replicas
                               synchronized_batchnorm=tf.distribute.get_strategy().num_replicas_in_sync > 1)
