@@ -227,8 +227,9 @@ def table(summaries):
     return "\n".join(lines) + "\n"
 
 
-ERROR_CURVES = ("test_error", "validation_error", "validation_cluster_error", "test_clusters_used",
-                "validation_reconstruction_error")
+# test_cluster_purity beside the clustering error: 100 minus it is the least error any naming of the clusters gives.
+ERROR_CURVES = ("test_error", "validation_error", "validation_cluster_error", "test_cluster_purity",
+                "test_clusters_used", "validation_reconstruction_error")
 LIKELIHOOD_CURVES = ("log_likelihood", "validation_log_likelihood")
 
 
