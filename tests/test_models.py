@@ -96,10 +96,7 @@ def test_a_fixed_logits_scale_is_the_batch_std_of_the_logits_and_no_variable():
     # In training mode: 2.5 (x - mean) / sqrt(var + 1e-3) over the batch, x the logits before the normalization
     # (known answer from the dense layers' own outputs), whether or not the scale is learned.
     for encoder in (fixed, learned):
-        x = tf.reshape(images, [7, -1])
-        for layer in encoder.body:
-            x = layer(x)
-        raw = encoder.label_head(x).numpy()
+        raw = encoder.label_head(models._run(encoder.body, tf.reshape(images, [7, -1]), False)).numpy()
         expected = 2.5 * (raw - raw.mean(0)) / np.sqrt(raw.var(0) + 1e-3)
         np.testing.assert_allclose(encoder(images, training=True)["label_logits"].numpy(), expected,
                                    rtol=1e-4, atol=1e-5)
